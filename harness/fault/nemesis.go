@@ -1,0 +1,164 @@
+package fault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/redlock-harness/redlock-harness/history"
+	"github.com/redlock-harness/redlock-harness/scenarios"
+)
+
+// Nemesis runs a scenario's fault schedule: each entry injects at its times and heals after its duration, and
+// everything still in force is healed when the run ends, however it ends.
+type Nemesis struct {
+	env    *Env
+	hist   *history.Writer
+	specs  []scenarios.FaultSpec
+	faults []Fault
+	seed   int64
+	total  time.Duration
+
+	mu     sync.Mutex
+	active map[int]activeFault
+	nextID int
+	errs   []error
+	wg     sync.WaitGroup
+}
+
+type activeFault struct {
+	name    string
+	targets []string
+	heal    func(context.Context) error
+}
+
+// NewNemesis builds every fault of the scenario and checks that the backend can carry each one out.
+func NewNemesis(env *Env, hist *history.Writer, seed int64, total time.Duration) (*Nemesis, error) {
+	n := &Nemesis{env: env, hist: hist, specs: env.Scenario.Faults, seed: seed, total: total, active: map[int]activeFault{}}
+	for _, spec := range n.specs {
+		f, err := Build(spec)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", env.Scenario.File, spec.Line, err)
+		}
+		if c, ok := f.(Checker); ok {
+			if err := c.Check(env); err != nil {
+				return nil, err
+			}
+		}
+		n.faults = append(n.faults, f)
+	}
+	return n, nil
+}
+
+// Start runs the schedule in the background, from the run's start (time zero on the history clock).
+func (n *Nemesis) Start(ctx context.Context) {
+	clock := n.hist.Clock()
+	for i, f := range n.faults {
+		spec := n.specs[i]
+		env := *n.env
+		env.Rand = rand.New(rand.NewPCG(uint64(n.seed), uint64(1000+i)))
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			for _, w := range spec.Schedule(n.total) {
+				if !sleepUntil(ctx, clock, w.From) {
+					return
+				}
+				id, err := n.inject(ctx, f, &env)
+				if err != nil {
+					n.fail(fmt.Errorf("inject %s: %w", f.Name(), err))
+					continue
+				}
+				sleepUntil(ctx, clock, w.To)
+				n.heal(id)
+				if ctx.Err() != nil {
+					return
+				}
+			}
+		}()
+	}
+}
+
+func sleepUntil(ctx context.Context, clock history.Clock, at time.Duration) bool {
+	d := at - time.Duration(clock.Now())
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+	}
+	return ctx.Err() == nil
+}
+
+func (n *Nemesis) inject(ctx context.Context, f Fault, env *Env) (int, error) {
+	inj, err := f.Inject(ctx, env)
+	if err != nil {
+		return 0, err
+	}
+	n.mu.Lock()
+	n.nextID++
+	id := n.nextID
+	n.active[id] = activeFault{name: f.Name(), targets: inj.Targets, heal: inj.Heal}
+	n.mu.Unlock()
+	n.hist.Record(history.Event{Ev: history.EvFault, Name: f.Name(), Phase: history.PhaseInject, Targets: inj.Targets})
+	return id, nil
+}
+
+func (n *Nemesis) heal(id int) {
+	n.mu.Lock()
+	a, ok := n.active[id]
+	delete(n.active, id)
+	n.mu.Unlock()
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.heal(ctx); err != nil {
+		n.fail(fmt.Errorf("heal %s: %w", a.name, err))
+	}
+	n.hist.Record(history.Event{Ev: history.EvFault, Name: a.name, Phase: history.PhaseHeal, Targets: a.targets})
+}
+
+func (n *Nemesis) fail(err error) {
+	n.mu.Lock()
+	n.errs = append(n.errs, err)
+	n.mu.Unlock()
+}
+
+// Active returns the names of the faults in force now.
+func (n *Nemesis) Active() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []string
+	for _, a := range n.active {
+		out = append(out, a.name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Stop ends the schedule, heals every fault still in force and returns the errors met on the way.
+func (n *Nemesis) Stop() error {
+	n.wg.Wait()
+	n.mu.Lock()
+	ids := make([]int, 0, len(n.active))
+	for id := range n.active {
+		ids = append(ids, id)
+	}
+	n.mu.Unlock()
+	sort.Ints(ids)
+	for _, id := range ids {
+		n.heal(id)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return errors.Join(n.errs...)
+}

@@ -1,0 +1,99 @@
+package fault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/redlock-harness/redlock-harness/harness/netem"
+	"github.com/redlock-harness/redlock-harness/scenarios"
+)
+
+// partition cuts links between client groups and nodes. In blackhole mode (default) a cut link passes no data
+// and holds its connections open, as a real partition does: commands hang until the client gives up. In reset
+// mode the connections are reset at once. Healing removes the toxics; Toxiproxy then closes the held
+// connections and clients redial.
+//
+// Shapes:
+//   - isolate-node: one node (named or drawn) is cut from every client group.
+//   - majority-minority: the nodes split into a minority (N/2) and a majority; one client group (named or drawn)
+//     sides with the minority and the others with the majority; every link across the split is cut.
+type partition struct{ spec scenarios.FaultSpec }
+
+func (f *partition) Name() string { return "partition" }
+
+// cuts returns the links to cut for the drawn shape.
+func (f *partition) cuts(env *Env) ([]string, error) {
+	nodes, groups := env.NodeNames(), env.GroupNames()
+	var cut []string
+	switch f.spec.Shape {
+	case "isolate-node":
+		for _, n := range pick(env.Rand, f.spec.Nodes, nodes, 1) {
+			for _, g := range groups {
+				cut = append(cut, netem.LinkName(g, n))
+			}
+		}
+	case "majority-minority":
+		minority := pick(env.Rand, f.spec.Nodes, nodes, len(nodes)/2)
+		minGroups := pick(env.Rand, f.spec.ClientGroups, groups, 1)
+		inMin := map[string]bool{}
+		for _, n := range minority {
+			inMin[n] = true
+		}
+		for _, g := range minGroups {
+			inMin[g] = true
+		}
+		for _, g := range groups {
+			for _, n := range nodes {
+				if inMin[g] != inMin[n] {
+					cut = append(cut, netem.LinkName(g, n))
+				}
+			}
+		}
+	default:
+		return nil, fmt.Errorf("unknown partition shape %q", f.spec.Shape)
+	}
+	return cut, nil
+}
+
+func (f *partition) Inject(_ context.Context, env *Env) (Injection, error) {
+	cut, err := f.cuts(env)
+	if err != nil {
+		return Injection{}, err
+	}
+	typ, attrs := "timeout", map[string]any{"timeout": 0}
+	if f.spec.Mode == "reset" {
+		typ = "reset_peer"
+	}
+	return addToLinks(env, cut, func(*netem.Link) []netem.Toxic {
+		return []netem.Toxic{
+			{Name: "partition-up", Type: typ, Stream: netem.Upstream, Attributes: attrs},
+			{Name: "partition-down", Type: typ, Stream: netem.Downstream, Attributes: attrs},
+		}
+	})
+}
+
+func init() {
+	Register(Kind{
+		Name:    "partition",
+		Summary: "cuts links between client groups and nodes; shapes isolate-node, majority-minority; mode blackhole or reset",
+		New: func(spec scenarios.FaultSpec) (Fault, error) {
+			if err := refuse(spec, "nodes", "groups", "shape", "mode"); err != nil {
+				return nil, err
+			}
+			switch spec.Shape {
+			case "isolate-node", "majority-minority":
+			case "":
+				return nil, errors.New("partition needs shape: (isolate-node or majority-minority)")
+			default:
+				return nil, fmt.Errorf("unknown partition shape %q (known: isolate-node, majority-minority)", spec.Shape)
+			}
+			switch spec.Mode {
+			case "", "blackhole", "reset":
+			default:
+				return nil, fmt.Errorf("unknown partition mode %q (known: blackhole, reset)", spec.Mode)
+			}
+			return &partition{spec}, nil
+		},
+	})
+}

@@ -1,0 +1,65 @@
+package fault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/redlock-harness/redlock-harness/harness/cluster"
+	"github.com/redlock-harness/redlock-harness/scenarios"
+)
+
+// pause freezes nodes (SIGSTOP locally, container pause on docker). Their connections stay open, so commands sent
+// meanwhile queue in the socket and are executed when the node resumes: late writes that land on a lock someone
+// else may now hold. Keys expire by the wall clock, which keeps running.
+type pause struct{ spec scenarios.FaultSpec }
+
+func (f *pause) Name() string { return "pause" }
+
+func (f *pause) Check(env *Env) error {
+	if _, ok := env.Backend.(cluster.Pauser); !ok {
+		return fmt.Errorf("pause: the %s backend cannot pause nodes", env.Backend.Name())
+	}
+	return nil
+}
+
+func (f *pause) Inject(ctx context.Context, env *Env) (Injection, error) {
+	p, ok := env.Backend.(cluster.Pauser)
+	if !ok {
+		return Injection{}, f.Check(env)
+	}
+	targets := pick(env.Rand, f.spec.Nodes, env.NodeNames(), f.spec.Count)
+	var paused []int
+	heal := func(ctx context.Context) error {
+		var errs []error
+		for _, i := range paused {
+			errs = append(errs, p.Resume(ctx, i))
+		}
+		return errors.Join(errs...)
+	}
+	for _, n := range targets {
+		i, err := env.NodeIndex(n)
+		if err == nil {
+			err = p.Pause(ctx, i)
+		}
+		if err != nil {
+			_ = heal(context.Background())
+			return Injection{}, fmt.Errorf("pause %s: %w", n, err)
+		}
+		paused = append(paused, i)
+	}
+	return Injection{Targets: targets, Heal: heal}, nil
+}
+
+func init() {
+	Register(Kind{
+		Name:    "pause",
+		Summary: "freezes nodes (SIGSTOP / container pause): queued commands land late, keys expire meanwhile",
+		New: func(spec scenarios.FaultSpec) (Fault, error) {
+			if err := refuse(spec, "nodes", "count"); err != nil {
+				return nil, err
+			}
+			return &pause{spec}, nil
+		},
+	})
+}

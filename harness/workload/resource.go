@@ -1,0 +1,70 @@
+// Package workload runs the lock clients: workers that acquire a lock, work on a protected resource, renew and
+// release, recording every step in the history. The resource lives in the harness's own process so that it is
+// ground truth: one clock and one mutex see every read and write of every worker, whatever the network does.
+package workload
+
+import (
+	"errors"
+	"sync"
+
+	"github.com/redlock-harness/redlock-harness/history"
+)
+
+// ErrFenced is returned by Resource.Write when the write carries a fencing token lower than one already seen.
+var ErrFenced = errors.New("workload: stale fencing token")
+
+// Resource is the protected state: one counter per key. Each critical section reads a counter and writes it plus
+// one; under mutual exclusion no increment is lost. It stamps each read and write with the run's clock inside its
+// mutex, so the history's cs intervals are exact.
+type Resource struct {
+	mu     sync.Mutex
+	clock  history.Clock
+	fenced bool
+	vals   map[string]int64
+	fences map[string]int64
+	// rejected counts writes refused for a stale token.
+	rejected int64
+}
+
+// NewResource makes a resource. When fenced is true, it rejects a write whose fencing token is lower than the
+// highest it has accepted for the key: that is how fencing tokens protect real storage.
+func NewResource(clock history.Clock, fenced bool) *Resource {
+	return &Resource{clock: clock, fenced: fenced, vals: map[string]int64{}, fences: map[string]int64{}}
+}
+
+// Read returns the key's value and the instant of the read.
+func (r *Resource) Read(key string) (v int64, t int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.vals[key], r.clock.Now()
+}
+
+// Write stores v under key and returns the instant of the write, or ErrFenced (and the instant of the refusal).
+func (r *Resource) Write(key string, v, fence int64) (t int64, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t = r.clock.Now()
+	if r.fenced {
+		if fence < r.fences[key] {
+			r.rejected++
+			return t, ErrFenced
+		}
+		r.fences[key] = fence
+	}
+	r.vals[key] = v
+	return t, nil
+}
+
+// Value returns the key's current value.
+func (r *Resource) Value(key string) int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.vals[key]
+}
+
+// Rejected returns how many writes were refused for a stale token.
+func (r *Resource) Rejected() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.rejected
+}
