@@ -1,0 +1,232 @@
+package fault
+
+import (
+	"context"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redlock-harness/redlock-harness/harness/cluster"
+	"github.com/redlock-harness/redlock-harness/harness/netem"
+	"github.com/redlock-harness/redlock-harness/history"
+	"github.com/redlock-harness/redlock-harness/scenarios"
+)
+
+// testEnv starts five real nodes behind links for three groups.
+func testEnv(t *testing.T) *Env {
+	t.Helper()
+	ctx := context.Background()
+	b := &cluster.Local{}
+	nodes, err := b.Start(ctx, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Stop(context.Background()) })
+	nw, err := netem.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nw.Close() })
+	sc, err := scenarios.Parse("t", "t.yaml", []byte("duration: 10s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []string{"g1", "g2", "g3"} {
+		for _, n := range nodes {
+			if _, err := nw.AddLink(g, n.Name, n.Addr); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return &Env{Backend: b, Nodes: nodes, Net: nw, Scenario: sc, Rand: rand.New(rand.NewPCG(1, 2))}
+}
+
+// reachable returns, per group, the nodes that answer PING through the group's links within a short timeout.
+func reachable(t *testing.T, env *Env) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, l := range env.Net.Links() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := redis.NewClient(&redis.Options{Addr: l.Addr(), MaxRetries: -1, ContextTimeoutEnabled: true, DialTimeout: 200 * time.Millisecond})
+			defer c.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
+			defer cancel()
+			if c.Ping(ctx).Err() == nil {
+				mu.Lock()
+				out[l.Group] = append(out[l.Group], l.Node)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func inject(t *testing.T, env *Env, yaml string) Injection {
+	t.Helper()
+	sc, err := scenarios.Parse("t", "t.yaml", []byte("duration: 10s\nfaults:\n"+yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Build(sc.Faults[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	inj, err := f.Inject(context.Background(), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inj
+}
+
+func TestAMajorityMinorityPartitionLeavesOneGroupWithTwoNodesAndTheOthersWithThree(t *testing.T) {
+	env := testEnv(t)
+	inj := inject(t, env, "  - kind: partition\n    shape: majority-minority\n    groups: [g2]\n")
+	r := reachable(t, env)
+	if len(r["g2"]) != 2 || len(r["g1"]) != 3 || len(r["g3"]) != 3 {
+		t.Fatalf("reachable during the partition: %v", r)
+	}
+	for _, n := range r["g2"] {
+		for _, m := range r["g1"] {
+			if n == m {
+				t.Fatalf("minority and majority share node %s: %v", n, r)
+			}
+		}
+	}
+	if err := inj.Heal(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r = reachable(t, env)
+	for _, g := range []string{"g1", "g2", "g3"} {
+		if len(r[g]) != 5 {
+			t.Fatalf("after heal %s reaches %v", g, r[g])
+		}
+	}
+}
+
+func TestAnIsolatedNodeAnswersNoGroupUntilHealed(t *testing.T) {
+	env := testEnv(t)
+	inj := inject(t, env, "  - kind: partition\n    shape: isolate-node\n    nodes: [n3]\n")
+	if len(inj.Targets) != 3 {
+		t.Fatalf("targets %v", inj.Targets)
+	}
+	for g, ns := range reachable(t, env) {
+		for _, n := range ns {
+			if n == "n3" {
+				t.Fatalf("%s still reaches n3", g)
+			}
+		}
+	}
+	inj.Heal(context.Background())
+	if r := reachable(t, env); len(r["g1"]) != 5 {
+		t.Fatalf("after heal: %v", r)
+	}
+}
+
+func TestAPausedNodeRunsItsQueuedWritesWhenResumed(t *testing.T) {
+	env := testEnv(t)
+	ctx := context.Background()
+	c := redis.NewClient(&redis.Options{Addr: env.Nodes[0].Addr, MaxRetries: -1, ContextTimeoutEnabled: true})
+	defer c.Close()
+	c.Ping(ctx)
+	inj := inject(t, env, "  - kind: pause\n    nodes: [n1]\n")
+	tctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	err := c.Set(tctx, "late", "1", 0).Err()
+	cancel()
+	if err == nil {
+		t.Fatal("a paused node answered")
+	}
+	if err := inj.Heal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c2 := redis.NewClient(&redis.Options{Addr: env.Nodes[0].Addr})
+	defer c2.Close()
+	if v, err := c2.Get(ctx, "late").Result(); err != nil || v != "1" {
+		t.Fatalf("the queued write did not land after resume: %q %v", v, err)
+	}
+}
+
+func TestTheNemesisInjectsOnScheduleRecordsTargetsAndHealsWhenStopped(t *testing.T) {
+	env := testEnv(t)
+	sc, err := scenarios.Parse("t", "t.yaml", []byte("duration: 10s\nfaults:\n  - kind: partition\n    shape: isolate-node\n    at: 100ms\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Scenario = sc
+	var buf syncBuffer
+	hw, _ := history.NewWriter(&buf, history.NewClock(), history.Header{})
+	nem, err := NewNemesis(env, hw, 1, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	nem.Start(ctx)
+	time.Sleep(400 * time.Millisecond)
+	if a := nem.Active(); len(a) != 1 || a[0] != "partition" {
+		t.Fatalf("active %v", a)
+	}
+	cancel()
+	if err := nem.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	hw.Close()
+	if r := reachable(t, env); len(r["g1"]) != 5 || len(r["g2"]) != 5 {
+		t.Fatalf("not healed after Stop: %v", r)
+	}
+	h, err := history.Read(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Events) != 2 || h.Events[0].Phase != "inject" || h.Events[1].Phase != "heal" || len(h.Events[0].Targets) != 3 {
+		t.Fatalf("events %+v", h.Events)
+	}
+}
+
+func TestAFaultTheBackendCannotDoIsRefusedBeforeTheRun(t *testing.T) {
+	sc, err := scenarios.Parse("t", "t.yaml", []byte("duration: 10s\nfaults:\n  - kind: pause\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewNemesis(&Env{Backend: noPause{}, Scenario: sc}, nil, 1, time.Second)
+	if err == nil {
+		t.Fatal("a pause was accepted on a backend that cannot pause")
+	}
+}
+
+type noPause struct{}
+
+func (noPause) Name() string                                       { return "external" }
+func (noPause) Start(context.Context, int) ([]cluster.Node, error) { return nil, nil }
+func (noPause) Stop(context.Context) error                         { return nil }
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  []byte
+	r  int
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b = append(s.b, p...)
+	return len(p), nil
+}
+
+func (s *syncBuffer) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.r >= len(s.b) {
+		return 0, io.EOF
+	}
+	n := copy(p, s.b[s.r:])
+	s.r += n
+	return n, nil
+}
