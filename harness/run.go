@@ -79,9 +79,6 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	if backend == nil {
 		backend = &cluster.Local{}
 	}
-	if l, ok := backend.(*cluster.Local); ok && sc.Persistence == "aof-always" && len(l.ExtraArgs) == 0 {
-		l.ExtraArgs = []string{"--appendonly", "yes", "--appendfsync", "always"}
-	}
 	fenced := false
 	if cfg.Fenced != nil {
 		fenced = *cfg.Fenced
@@ -112,7 +109,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		}
 	}()
 
-	nodes, err := backend.Start(ctx, sc.Nodes)
+	nodes, err := backend.Start(ctx, ClusterSpec(sc))
 	cleanups = append(cleanups, func() { _ = backend.Stop(context.Background()) })
 	if err != nil {
 		return res, setup(err)
@@ -252,4 +249,18 @@ func updateLatest(dir string) error {
 		return err
 	}
 	return os.Rename(tmp, link)
+}
+
+// ClusterSpec says what the scenario needs of its nodes: replicas for failover, a fake clock for clock faults.
+func ClusterSpec(sc *scenarios.Scenario) cluster.Spec {
+	spec := cluster.Spec{Nodes: sc.Nodes, Persistence: sc.Persistence}
+	for _, f := range sc.Faults {
+		switch f.Kind {
+		case "failover":
+			spec.Replicas = true
+		case "clock-jump", "clock-strobe":
+			spec.FakeClock = true
+		}
+	}
+	return spec
 }

@@ -6,6 +6,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // Node is one Redis server as the harness reaches it directly (the workers reach it through proxies).
@@ -20,10 +21,22 @@ type Node struct {
 type Backend interface {
 	// Name is the backend's flag value, e.g. "local".
 	Name() string
-	// Start brings up n nodes and returns once every one answers PING.
-	Start(ctx context.Context, n int) ([]Node, error)
+	// Start brings up the nodes spec asks for and returns once every one answers PING.
+	Start(ctx context.Context, spec Spec) ([]Node, error)
 	// Stop stops every node and process the backend started. It is safe to call more than once.
 	Stop(ctx context.Context) error
+}
+
+// Spec says what a run needs of its nodes, so that a backend starts only what the scenario's faults use.
+type Spec struct {
+	// Nodes is the number of primaries, n1…nN.
+	Nodes int
+	// Persistence is "none" (no RDB, no AOF) or "aof-always" (appendonly yes, appendfsync always).
+	Persistence string
+	// Replicas gives every node an asynchronous replica, for failover.
+	Replicas bool
+	// FakeClock starts every node under libfaketime so that its wall clock can be moved (ClockSkewer).
+	FakeClock bool
 }
 
 // Pauser freezes a node without closing its connections (SIGSTOP, container pause): commands sent meanwhile
@@ -42,3 +55,15 @@ type Restarter interface {
 
 // NodeName is the scenario name of the i-th node (0-based): n1, n2, …
 func NodeName(i int) string { return fmt.Sprintf("n%d", i+1) }
+
+// ClockSkewer moves a node's wall clock, never the host's: the node sees time jump by offset (relative to real
+// time) from the call on. Redis expires keys by its wall clock, so a jump forward expires keys early.
+type ClockSkewer interface {
+	SetClockOffset(ctx context.Context, node int, offset time.Duration) error
+}
+
+// Failoverer promotes a node's asynchronous replica after killing its primary, the way Sentinel or a managed
+// service would, losing whatever the replica had not yet received. It returns the promoted replica's address.
+type Failoverer interface {
+	Failover(ctx context.Context, node int) (string, error)
+}

@@ -76,7 +76,11 @@ func FindRedisServer() (string, error) {
 }
 
 // Start implements Backend.
-func (l *Local) Start(ctx context.Context, n int) ([]Node, error) {
+func (l *Local) Start(ctx context.Context, spec Spec) ([]Node, error) {
+	n := spec.Nodes
+	if spec.Persistence == "aof-always" {
+		l.ExtraArgs = append(l.ExtraArgs, "--appendonly", "yes", "--appendfsync", "always")
+	}
 	if l.Binary == "" {
 		p, err := FindRedisServer()
 		if err != nil {

@@ -12,7 +12,7 @@ import (
 func TestLocalBackendStartsAnsweringNodesAndStopsThemAll(t *testing.T) {
 	ctx := context.Background()
 	l := &Local{}
-	nodes, err := l.Start(ctx, 5)
+	nodes, err := l.Start(ctx, Spec{Nodes: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestLocalBackendStartsAnsweringNodesAndStopsThemAll(t *testing.T) {
 func TestLocalBackendKillLosesDataAndRestartComesBackOnTheSamePort(t *testing.T) {
 	ctx := context.Background()
 	l := &Local{}
-	nodes, err := l.Start(ctx, 1)
+	nodes, err := l.Start(ctx, Spec{Nodes: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestLocalBackendKillLosesDataAndRestartComesBackOnTheSamePort(t *testing.T)
 func TestLocalBackendPauseQueuesCommandsUntilResume(t *testing.T) {
 	ctx := context.Background()
 	l := &Local{}
-	nodes, err := l.Start(ctx, 1)
+	nodes, err := l.Start(ctx, Spec{Nodes: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ func testEnv(t *testing.T) *Env {
 	t.Helper()
 	ctx := context.Background()
 	b := &cluster.Local{}
-	nodes, err := b.Start(ctx, 5)
+	nodes, err := b.Start(ctx, cluster.Spec{Nodes: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,9 +203,9 @@ func TestAFaultTheBackendCannotDoIsRefusedBeforeTheRun(t *testing.T) {
 
 type noPause struct{}
 
-func (noPause) Name() string                                       { return "external" }
-func (noPause) Start(context.Context, int) ([]cluster.Node, error) { return nil, nil }
-func (noPause) Stop(context.Context) error                         { return nil }
+func (noPause) Name() string                                                { return "external" }
+func (noPause) Start(context.Context, cluster.Spec) ([]cluster.Node, error) { return nil, nil }
+func (noPause) Stop(context.Context) error                                  { return nil }
 
 type syncBuffer struct {
 	mu sync.Mutex

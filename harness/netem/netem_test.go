@@ -14,7 +14,7 @@ import (
 func startOne(t *testing.T) (*netem.Net, *netem.Link) {
 	t.Helper()
 	l := &cluster.Local{}
-	nodes, err := l.Start(context.Background(), 1)
+	nodes, err := l.Start(context.Background(), cluster.Spec{Nodes: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestSetUpstreamRepointsALinkAtARestartedNode(t *testing.T) {
 	ctx := context.Background()
 	_, link := startOne(t)
 	other := &cluster.Local{}
-	nodes, err := other.Start(ctx, 1)
+	nodes, err := other.Start(ctx, cluster.Spec{Nodes: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
