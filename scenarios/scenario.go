@@ -90,6 +90,8 @@ type FaultSpec struct {
 	Delay Duration `yaml:"delay" json:"delay,omitempty"`
 	// Jump is how far a clock fault moves a node's wall clock.
 	Jump Duration `yaml:"jump" json:"jump,omitempty"`
+	// Stall is how long a client-stall freezes each chosen worker.
+	Stall Duration `yaml:"stall" json:"stall,omitempty"`
 
 	// Line is the line of the entry in its file, for error messages.
 	Line int `yaml:"-" json:"-"`

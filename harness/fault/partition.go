@@ -18,6 +18,10 @@ import (
 //   - isolate-node: one node (named or drawn) is cut from every client group.
 //   - majority-minority: the nodes split into a minority (N/2) and a majority; one client group (named or drawn)
 //     sides with the minority and the others with the majority; every link across the split is cut.
+//   - bridge: one node (named or drawn) is shared; the other nodes split in two halves. Odd groups (g1, g3, …) see
+//     the shared node and the first half, even groups the shared node and the second half: with five nodes each
+//     side sees a majority of three, and the two majorities overlap in the bridge node only.
+//   - random-halves: nodes and groups are shuffled from the seed and split in two; every link across is cut.
 type partition struct{ spec scenarios.FaultSpec }
 
 func (f *partition) Name() string { return "partition" }
@@ -50,6 +54,40 @@ func (f *partition) cuts(env *Env) ([]string, error) {
 				}
 			}
 		}
+	case "bridge":
+		shared := pick(env.Rand, f.spec.Nodes, nodes, 1)[0]
+		var rest []string
+		for _, n := range nodes {
+			if n != shared {
+				rest = append(rest, n)
+			}
+		}
+		half := map[string]int{}
+		for i, n := range rest {
+			half[n] = i * 2 / len(rest)
+		}
+		for gi, g := range groups {
+			for _, n := range rest {
+				if half[n] != gi%2 {
+					cut = append(cut, netem.LinkName(g, n))
+				}
+			}
+		}
+	case "random-halves":
+		side := map[string]int{}
+		for i, j := range env.Rand.Perm(len(nodes)) {
+			side[nodes[j]] = i * 2 / len(nodes)
+		}
+		for i, j := range env.Rand.Perm(len(groups)) {
+			side[groups[j]] = i % 2
+		}
+		for _, g := range groups {
+			for _, n := range nodes {
+				if side[g] != side[n] {
+					cut = append(cut, netem.LinkName(g, n))
+				}
+			}
+		}
 	default:
 		return nil, fmt.Errorf("unknown partition shape %q", f.spec.Shape)
 	}
@@ -76,17 +114,17 @@ func (f *partition) Inject(_ context.Context, env *Env) (Injection, error) {
 func init() {
 	Register(Kind{
 		Name:    "partition",
-		Summary: "cuts links between client groups and nodes; shapes isolate-node, majority-minority; mode blackhole or reset",
+		Summary: "cuts links between client groups and nodes; shapes isolate-node, majority-minority, bridge, random-halves; mode blackhole or reset",
 		New: func(spec scenarios.FaultSpec) (Fault, error) {
 			if err := refuse(spec, "nodes", "groups", "shape", "mode"); err != nil {
 				return nil, err
 			}
 			switch spec.Shape {
-			case "isolate-node", "majority-minority":
+			case "isolate-node", "majority-minority", "bridge", "random-halves":
 			case "":
-				return nil, errors.New("partition needs shape: (isolate-node or majority-minority)")
+				return nil, errors.New("partition needs shape: (isolate-node, majority-minority, bridge or random-halves)")
 			default:
-				return nil, fmt.Errorf("unknown partition shape %q (known: isolate-node, majority-minority)", spec.Shape)
+				return nil, fmt.Errorf("unknown partition shape %q (known: isolate-node, majority-minority, bridge, random-halves)", spec.Shape)
 			}
 			switch spec.Mode {
 			case "", "blackhole", "reset":

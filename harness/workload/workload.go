@@ -271,6 +271,10 @@ func (w *Workload) criticalSection(ctx context.Context, wk *Worker, key string, 
 	if wk.crash.Load() {
 		w.hist.Record(history.Event{Ev: history.EvInfo, ID: id, Op: history.OpCS, Worker: wk.Name, Key: key,
 			Read: history.Int(read), Reason: "client-crash", Error: "worker crashed holding the lock"})
+		// A crashed process's connections close with it: a watchdog renewing on them fails from now on.
+		for _, c := range wk.clients {
+			_ = c.Close()
+		}
 		return true
 	}
 	if lost {

@@ -1,0 +1,95 @@
+package fault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redlock-harness/redlock-harness/harness/cluster"
+	"github.com/redlock-harness/redlock-harness/scenarios"
+)
+
+// crashRestart kills nodes with SIGKILL (no shutdown, no final save) and starts them again: at once, or after
+// `delay` (antirez's delayed restart: a node that stays down longer than the TTL cannot grant a lock that a
+// holder still believes in). Whether the lock keys survive depends on the scenario's persistence: none loses
+// them, aof-always keeps them. Links to a node that comes back at another address are repointed.
+type crashRestart struct{ spec scenarios.FaultSpec }
+
+func (f *crashRestart) Name() string { return "crash-restart" }
+
+func (f *crashRestart) Check(env *Env) error {
+	if _, ok := env.Backend.(cluster.Restarter); !ok {
+		return fmt.Errorf("crash-restart: the %s backend cannot kill and restart nodes", env.Backend.Name())
+	}
+	return nil
+}
+
+func (f *crashRestart) Inject(ctx context.Context, env *Env) (Injection, error) {
+	r, ok := env.Backend.(cluster.Restarter)
+	if !ok {
+		return Injection{}, f.Check(env)
+	}
+	targets := pick(env.Rand, f.spec.Nodes, env.NodeNames(), f.spec.Count)
+	var idx []int
+	for _, n := range targets {
+		i, err := env.NodeIndex(n)
+		if err != nil {
+			return Injection{}, err
+		}
+		if err := r.Kill(ctx, i); err != nil {
+			return Injection{}, fmt.Errorf("kill %s: %w", n, err)
+		}
+		idx = append(idx, i)
+	}
+	var once sync.Once
+	var restartErr error
+	restart := func(ctx context.Context) error {
+		once.Do(func() {
+			var errs []error
+			for _, i := range idx {
+				addr, err := r.Restart(ctx, i)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("restart %s: %w", env.Nodes[i].Name, err))
+					continue
+				}
+				if addr != env.Nodes[i].Addr {
+					env.Nodes[i].Addr = addr
+					for _, l := range env.Net.LinksTo(env.Nodes[i].Name) {
+						errs = append(errs, l.SetUpstream(addr))
+					}
+				}
+			}
+			restartErr = errors.Join(errs...)
+		})
+		return restartErr
+	}
+	if f.spec.Delay <= 0 {
+		if err := restart(ctx); err != nil {
+			return Injection{}, err
+		}
+	} else {
+		t := time.AfterFunc(f.spec.Delay.D(), func() {
+			rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_ = restart(rctx)
+		})
+		_ = t
+	}
+	// Healing makes sure every killed node is running again (restarting it now if its delay has not passed).
+	return Injection{Targets: targets, Heal: restart}, nil
+}
+
+func init() {
+	Register(Kind{
+		Name:    "crash-restart",
+		Summary: "SIGKILLs nodes and restarts them at once or after delay; keys survive only with persistence: aof-always",
+		New: func(spec scenarios.FaultSpec) (Fault, error) {
+			if err := refuse(spec, "nodes", "count", "delay"); err != nil {
+				return nil, err
+			}
+			return &crashRestart{spec}, nil
+		},
+	})
+}
