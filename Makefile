@@ -16,7 +16,11 @@ ifneq ($(DURATION),)
 RUN_FLAGS += --duration $(DURATION)
 endif
 
-.PHONY: build scenario test bench deps clean
+SEEDS ?= 3
+GATE_CI_SCENARIOS ?= baseline,latency,crash-restart,client-stall
+PARALLEL ?= 3
+
+.PHONY: build scenario test bench deps clean compare gate gate-ci readme-table
 build:
 	$(GO) build -o $(BIN) ./cmd/redlock-harness
 
@@ -35,6 +39,23 @@ test: deps
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
+
+# compare runs every strategy under every scenario on SEEDS seeds: results/compare/<timestamp>/matrix.{md,json,html}.
+compare: deps build
+	./$(BIN) compare --seeds $(SEEDS) --parallel $(PARALLEL)
+
+# gate holds every cell of scenarios/expectations.yaml to its expectation on 10 seeds (exit 1 on a regression).
+gate: deps build
+	./$(BIN) gate --seeds 10 --parallel $(PARALLEL) --junit results/gate-junit.xml
+
+# gate-ci is the short profile CI runs: fewer seeds and shorter runs, so an unsafe cell needs only 2 of 2 catches
+# of a shorter run. It says so in its first line.
+gate-ci: deps build
+	./$(BIN) gate --seeds 2 --share 1 --parallel $(PARALLEL) --quiet --scenarios $(GATE_CI_SCENARIOS) --junit results/gate-ci-junit.xml
+
+# readme-table runs the full gate and rewrites the results table in README.md.
+readme-table: deps build
+	./$(BIN) gate --seeds 10 --parallel $(PARALLEL) --quiet --readme README.md --junit results/gate-junit.xml
 
 clean:
 	rm -rf bin

@@ -32,6 +32,11 @@ Commands:
   run     --scenario NAME [--strategy a,b|all] [--seed N] [--duration D] [--backend local] [--out DIR]
           run a scenario against lock strategies and judge each run
   check   PATH          re-judge a saved history (a history.jsonl or a run directory)
+  compare [--scenarios …] [--strategies …] [--seeds N] [--duration D] [--parallel P]
+          run the strategies × scenarios matrix; writes results/compare/<timestamp>/matrix.{md,json,html}
+  gate    [--expectations FILE] [--seeds N] [--share 0.9] [--junit FILE] [--readme README.md]
+          hold every cell to scenarios/expectations.yaml; exit 1 when a safe lock is found invalid or an
+          unsafe one goes uncaught
   list                  scenarios, strategies and faults with one-line descriptions
 
 Exit codes: 0 every verdict valid, 1 a violation found, 2 the harness could not run or a verdict is unknown.
@@ -54,6 +59,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(ctx, args[1:], stdout, stderr)
 	case "check":
 		return cmdCheck(args[1:], stdout, stderr)
+	case "compare":
+		return cmdCompare(ctx, args[1:], stdout, stderr)
+	case "gate":
+		return cmdGate(ctx, args[1:], stdout, stderr)
 	case "list":
 		return cmdList(args[1:], stdout, stderr)
 	case "-h", "--help", "help":

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redlock-harness/redlock-harness/harness/matrix"
+	"github.com/redlock-harness/redlock-harness/lock"
+	"github.com/redlock-harness/redlock-harness/scenarios"
+)
+
+// matrixFlags are the flags compare and gate share.
+type matrixFlags struct {
+	scenarios, strategies string
+	seeds                 int
+	duration              time.Duration
+	parallel              int
+	out, backend          string
+	quiet                 bool
+}
+
+func (m *matrixFlags) register(fs *flag.FlagSet, seeds int) {
+	fs.StringVar(&m.scenarios, "scenarios", "", "comma-separated scenarios (default: all)")
+	fs.StringVar(&m.strategies, "strategies", "", "comma-separated strategies (default: all)")
+	fs.IntVar(&m.seeds, "seeds", seeds, "seeds per cell (1..N)")
+	fs.DurationVar(&m.duration, "duration", 0, "override every scenario's duration")
+	fs.IntVar(&m.parallel, "parallel", 3, "runs at once (each owns its nodes, ports and proxies)")
+	fs.StringVar(&m.out, "out", "results", "results directory")
+	fs.StringVar(&m.backend, "backend", "local", "where the nodes run")
+	fs.BoolVar(&m.quiet, "quiet", false, "no line per run")
+}
+
+func splitList(s string, all []string, check func(string) error) ([]string, error) {
+	if strings.TrimSpace(s) == "" || s == "all" {
+		return all, nil
+	}
+	var out []string
+	for _, n := range strings.Split(s, ",") {
+		if n = strings.TrimSpace(n); n == "" {
+			continue
+		}
+		if err := check(n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func (m *matrixFlags) plan(cells []matrix.Cell) (matrix.Plan, error) {
+	if m.seeds < 1 {
+		return matrix.Plan{}, errors.New("--seeds must be at least 1")
+	}
+	mk, err := backendMaker(m.backend)
+	if err != nil {
+		return matrix.Plan{}, err
+	}
+	p := matrix.Plan{Cells: cells, Duration: m.duration, Parallel: m.parallel, OutDir: m.out, Backend: mk}
+	for s := 1; s <= m.seeds; s++ {
+		p.Seeds = append(p.Seeds, int64(s))
+	}
+	return p, nil
+}
+
+func (m *matrixFlags) names() ([]string, []string, error) {
+	scs, err := splitList(m.scenarios, scenarios.Names(), func(n string) error { _, err := scenarios.Load(n); return err })
+	if err != nil {
+		return nil, nil, err
+	}
+	sts, err := splitList(m.strategies, lock.Names(), func(n string) error { _, err := lock.Lookup(n); return err })
+	return scs, sts, err
+}
+
+// runMatrix runs a plan, printing a line per finished run.
+func runMatrix(ctx context.Context, p matrix.Plan, quiet bool, stdout io.Writer) (*matrix.Matrix, error) {
+	total := len(p.Cells) * len(p.Seeds)
+	var mu sync.Mutex
+	done := 0
+	fmt.Fprintf(stdout, "%d cells × %d seeds = %d runs, %d at a time\n", len(p.Cells), len(p.Seeds), total, p.Parallel)
+	return matrix.Run(ctx, p, func(c matrix.Cell, o matrix.Outcome) {
+		mu.Lock()
+		defer mu.Unlock()
+		done++
+		if !quiet {
+			fmt.Fprintf(stdout, "[%3d/%d] %-40s seed %-3d %s\n", done, total, c.String(), o.Seed, o.Summary)
+		}
+	})
+}
+
+func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+	var mf matrixFlags
+	mf.register(fs, 3)
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
+	}
+	scs, sts, err := mf.names()
+	if err != nil {
+		fmt.Fprintf(stderr, "compare: %v\n", err)
+		return exitNoRun
+	}
+	var cells []matrix.Cell
+	for _, sc := range scs {
+		for _, st := range sts {
+			cells = append(cells, matrix.Cell{Scenario: sc, Strategy: st})
+		}
+	}
+	p, err := mf.plan(cells)
+	if err != nil {
+		fmt.Fprintf(stderr, "compare: %v\n", err)
+		return exitNoRun
+	}
+	m, err := runMatrix(ctx, p, mf.quiet, stdout)
+	if m == nil {
+		fmt.Fprintf(stderr, "compare: %v\n", err)
+		return exitNoRun
+	}
+	dir := filepath.Join(mf.out, "compare", time.Now().Format("20060102-150405"))
+	if werr := m.WriteAll(dir); werr != nil {
+		fmt.Fprintf(stderr, "compare: %v\n", werr)
+		return exitNoRun
+	}
+	fmt.Fprintln(stdout)
+	_ = m.WriteMarkdown(stdout)
+	fmt.Fprintf(stdout, "\nmatrix: %s/matrix.{md,json,html}\n", dir)
+	if err != nil {
+		return exitNoRun
+	}
+	return exitValid
+}
+
+func cmdGate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("gate", flag.ContinueOnError)
+	var mf matrixFlags
+	mf.register(fs, 10)
+	expFile := fs.String("expectations", "", "expectations file (default: the built-in scenarios/expectations.yaml)")
+	share := fs.Float64("share", 0.9, "share of seeds on which an unsafe cell must be caught")
+	junit := fs.String("junit", "", "write JUnit XML here, one test case per cell")
+	readme := fs.String("readme", "", "rewrite the results table between the markers in this README")
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
+	}
+	exp, err := scenarios.LoadExpectations(*expFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "gate: %v\n", err)
+		return exitNoRun
+	}
+	scs, sts, err := mf.names()
+	if err != nil {
+		fmt.Fprintf(stderr, "gate: %v\n", err)
+		return exitNoRun
+	}
+	inSet := func(list []string, v string) bool {
+		for _, x := range list {
+			if x == v {
+				return true
+			}
+		}
+		return false
+	}
+	var cells []matrix.Cell
+	for _, c := range exp.Cells {
+		if inSet(scs, c.Scenario) && inSet(sts, c.Strategy) {
+			cells = append(cells, matrix.Cell{Scenario: c.Scenario, Strategy: c.Strategy})
+		}
+	}
+	if len(cells) == 0 {
+		fmt.Fprintln(stderr, "gate: no expectation matches the chosen scenarios and strategies")
+		return exitNoRun
+	}
+	p, err := mf.plan(cells)
+	if err != nil {
+		fmt.Fprintf(stderr, "gate: %v\n", err)
+		return exitNoRun
+	}
+	fmt.Fprintf(stdout, "gate: %s, %d seeds per cell, unsafe cells must be caught on %d of %d\n",
+		exp.File, mf.seeds, matrix.RequiredCatches(mf.seeds, *share), mf.seeds)
+	m, err := runMatrix(ctx, p, mf.quiet, stdout)
+	if err != nil || m == nil {
+		fmt.Fprintf(stderr, "gate: %v\n", err)
+		return exitNoRun
+	}
+	res := matrix.Evaluate(m, exp, *share)
+	dir := filepath.Join(mf.out, "gate", time.Now().Format("20060102-150405"))
+	if err := m.WriteAll(dir); err != nil {
+		fmt.Fprintf(stderr, "gate: %v\n", err)
+		return exitNoRun
+	}
+	if *junit != "" {
+		f, err := os.Create(*junit)
+		if err == nil {
+			err = matrix.WriteJUnit(f, m, res)
+			f.Close()
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "gate: junit: %v\n", err)
+			return exitNoRun
+		}
+	}
+	if *readme != "" {
+		if err := matrix.UpdateReadme(*readme, m, res, mf.seeds); err != nil {
+			fmt.Fprintf(stderr, "gate: readme: %v\n", err)
+			return exitNoRun
+		}
+	}
+	failed := matrix.Failed(res)
+	fmt.Fprintf(stdout, "\ngate: %d of %d cells pass (matrix in %s)\n", len(res)-len(failed), len(res), dir)
+	for _, f := range failed {
+		fmt.Fprintf(stdout, "FAIL %s: %s\n", f.Cell, f.Message)
+	}
+	if len(failed) > 0 {
+		return exitInvalid
+	}
+	return exitValid
+}

@@ -1,0 +1,135 @@
+package matrix
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/redlock-harness/redlock-harness/checker"
+	"github.com/redlock-harness/redlock-harness/scenarios"
+)
+
+// GateCell is a cell held to its expectation.
+type GateCell struct {
+	CellResult
+	Expect scenarios.Expectation `json:"expect"`
+	Pass   bool                  `json:"pass"`
+	// Message says why a cell failed: the counterexample of an unexpected violation, or how often an unsafe
+	// lock went uncaught.
+	Message string `json:"message,omitempty"`
+}
+
+// Evaluate holds every cell of m that has an expectation to it. A safe cell fails on any invalid, unknown or
+// errored run; an unsafe cell fails when fewer than share of its seeds caught it (unknown and errored runs do
+// not count as caught).
+func Evaluate(m *Matrix, exp *scenarios.Expectations, share float64) []GateCell {
+	var out []GateCell
+	for _, c := range m.Cells {
+		e, ok := exp.Lookup(c.Scenario, c.Strategy)
+		if !ok {
+			continue
+		}
+		g := GateCell{CellResult: c, Expect: e, Pass: true}
+		n := len(c.Runs)
+		inv := c.Count(string(checker.Invalid))
+		var bad []string
+		for _, r := range c.Runs {
+			switch {
+			case r.Verdict == "error":
+				bad = append(bad, fmt.Sprintf("seed %d: harness could not run: %s", r.Seed, r.Err))
+			case r.Verdict == string(checker.Unknown):
+				bad = append(bad, fmt.Sprintf("seed %d: unknown: %s (%s)", r.Seed, r.Summary, r.Dir))
+			case e.Expect == scenarios.Safe && r.Verdict == string(checker.Invalid):
+				bad = append(bad, fmt.Sprintf("seed %d: %s (%s)", r.Seed, r.Summary, r.Dir))
+			}
+		}
+		switch e.Expect {
+		case scenarios.Safe:
+			if len(bad) > 0 {
+				g.Pass = false
+				g.Message = fmt.Sprintf("%s is expected safe under %s (%s) but:\n%s", c.Strategy, c.Scenario, e.Why, strings.Join(bad, "\n"))
+			}
+		case scenarios.Unsafe:
+			need := RequiredCatches(n, share)
+			if inv < need {
+				g.Pass = false
+				g.Message = fmt.Sprintf("not caught: %s is expected unsafe under %s (%s) but was found invalid on %d of %d seeds (need %d)",
+					c.Strategy, c.Scenario, e.Why, inv, n, need)
+				if len(bad) > 0 {
+					g.Message += ":\n" + strings.Join(bad, "\n")
+				}
+			}
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+// Failed returns the cells that did not pass.
+func Failed(cells []GateCell) []GateCell {
+	var out []GateCell
+	for _, c := range cells {
+		if !c.Pass {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+type junitSuites struct {
+	XMLName xml.Name     `xml:"testsuites"`
+	Suites  []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name     string      `xml:"name,attr"`
+	Tests    int         `xml:"tests,attr"`
+	Failures int         `xml:"failures,attr"`
+	Time     float64     `xml:"time,attr"`
+	Cases    []junitCase `xml:"testcase"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      float64       `xml:"time,attr"`
+	Failure   *junitFailure `xml:"failure,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitFailure struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Text    string `xml:",chardata"`
+}
+
+// WriteJUnit writes one test case per cell, with the counterexample in the failure text, so that CI systems show
+// which lock broke and how.
+func WriteJUnit(w io.Writer, m *Matrix, cells []GateCell) error {
+	s := junitSuite{Name: "redlock-harness gate", Time: m.Elapsed.Seconds()}
+	for _, c := range cells {
+		jc := junitCase{
+			Name:      fmt.Sprintf("%s/%s expected %s", c.Scenario, c.Strategy, c.Expect.Expect),
+			Classname: "gate." + c.Scenario,
+			SystemOut: c.Headline(),
+		}
+		if !c.Pass {
+			first := strings.SplitN(c.Message, "\n", 2)[0]
+			jc.Failure = &junitFailure{Message: first, Type: c.Expect.Expect, Text: c.Message}
+			s.Failures++
+		}
+		s.Cases = append(s.Cases, jc)
+		s.Tests++
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(junitSuites{Suites: []junitSuite{s}}); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}

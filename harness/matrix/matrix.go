@@ -1,0 +1,291 @@
+// Package matrix runs many (scenario, strategy, seed) runs, several at a time, and gathers them into the
+// strategies × scenarios table people choose a lock from, and the gate CI holds the harness to.
+package matrix
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/redlock-harness/redlock-harness/checker"
+	"github.com/redlock-harness/redlock-harness/harness"
+	"github.com/redlock-harness/redlock-harness/harness/cluster"
+	"github.com/redlock-harness/redlock-harness/lock"
+	"github.com/redlock-harness/redlock-harness/scenarios"
+)
+
+// Cell is one scenario × strategy pair.
+type Cell struct {
+	Scenario string `json:"scenario"`
+	Strategy string `json:"strategy"`
+}
+
+func (c Cell) String() string { return c.Scenario + "/" + c.Strategy }
+
+// Plan says which runs to make.
+type Plan struct {
+	Cells []Cell
+	Seeds []int64
+	// Duration overrides every scenario's duration when positive.
+	Duration time.Duration
+	// Parallel is how many runs go at once; each run owns its nodes, ports and proxies. Default 1.
+	Parallel int
+	// OutDir is the results root.
+	OutDir string
+	// Backend makes a fresh backend per run; nil means local processes.
+	Backend func() cluster.Backend
+	// Strategy resolves a strategy name; nil means the built-in registry. Tests use it to plant a mutant.
+	Strategy func(name string) (lock.Strategy, error)
+}
+
+// Outcome is one run's result, kept small for the table.
+type Outcome struct {
+	Seed    int64  `json:"seed"`
+	Verdict string `json:"verdict"`
+	Summary string `json:"summary"`
+	Dir     string `json:"dir,omitempty"`
+	// FirstViolation is when the first violation happened, from the run's start; 0 when none.
+	FirstViolation time.Duration `json:"first_violation_ns,omitempty"`
+	Cause          string        `json:"cause,omitempty"`
+	// Written is the number of critical sections that wrote; CSPerSec their rate.
+	Written  int     `json:"written"`
+	CSPerSec float64 `json:"cs_per_sec"`
+	// Err is set when the harness could not run.
+	Err string `json:"error,omitempty"`
+}
+
+// CellResult gathers a cell's runs.
+type CellResult struct {
+	Cell
+	Runs []Outcome `json:"runs"`
+}
+
+// Count returns how many runs had the verdict v ("error" counts runs the harness could not make).
+func (c CellResult) Count(v string) int {
+	n := 0
+	for _, r := range c.Runs {
+		if r.Verdict == v {
+			n++
+		}
+	}
+	return n
+}
+
+// Worst is the cell's worst verdict over its seeds.
+func (c CellResult) Worst() string {
+	w := checker.Valid
+	for _, r := range c.Runs {
+		w = checker.Merge(w, checker.Verdict(r.Verdict))
+	}
+	return string(w)
+}
+
+// FirstViolation is the earliest violation time over the cell's runs, 0 when none.
+func (c CellResult) FirstViolation() time.Duration {
+	var best time.Duration
+	for _, r := range c.Runs {
+		if r.FirstViolation > 0 && (best == 0 || r.FirstViolation < best) {
+			best = r.FirstViolation
+		}
+	}
+	return best
+}
+
+// Causes lists the distinct violation causes seen.
+func (c CellResult) Causes() []string {
+	set := map[string]bool{}
+	for _, r := range c.Runs {
+		if r.Cause != "" {
+			set[r.Cause] = true
+		}
+	}
+	var out []string
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// CSPerSec is the mean rate of written critical sections over the cell's runs.
+func (c CellResult) CSPerSec() float64 {
+	if len(c.Runs) == 0 {
+		return 0
+	}
+	s := 0.0
+	for _, r := range c.Runs {
+		s += r.CSPerSec
+	}
+	return s / float64(len(c.Runs))
+}
+
+// Headline is the cell's verdict over seeds, e.g. "invalid 10/10, first at 4.2s".
+func (c CellResult) Headline() string {
+	n := len(c.Runs)
+	inv := c.Count(string(checker.Invalid))
+	switch {
+	case inv > 0:
+		return fmt.Sprintf("invalid %d/%d, first at %.1fs", inv, n, c.FirstViolation().Seconds())
+	case c.Count("error") > 0:
+		return fmt.Sprintf("error %d/%d", c.Count("error"), n)
+	case c.Count(string(checker.Unknown)) > 0:
+		return fmt.Sprintf("unknown %d/%d", c.Count(string(checker.Unknown)), n)
+	default:
+		return fmt.Sprintf("valid %d/%d", c.Count(string(checker.Valid)), n)
+	}
+}
+
+// Matrix is the result of a plan.
+type Matrix struct {
+	Started  time.Time     `json:"started"`
+	Elapsed  time.Duration `json:"elapsed_ns"`
+	Seeds    []int64       `json:"seeds"`
+	Duration string        `json:"duration,omitempty"`
+	Cells    []CellResult  `json:"cells"`
+}
+
+// Scenarios and Strategies list the matrix's rows and columns in order of first appearance.
+func (m *Matrix) Scenarios() []string {
+	return uniq(m.Cells, func(c CellResult) string { return c.Scenario })
+}
+func (m *Matrix) Strategies() []string {
+	return uniq(m.Cells, func(c CellResult) string { return c.Strategy })
+}
+
+func uniq(cs []CellResult, f func(CellResult) string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, c := range cs {
+		if k := f(c); !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Cell finds a cell's result.
+func (m *Matrix) Cell(scenario, strategy string) (CellResult, bool) {
+	for _, c := range m.Cells {
+		if c.Scenario == scenario && c.Strategy == strategy {
+			return c, true
+		}
+	}
+	return CellResult{}, false
+}
+
+// Run makes every run of the plan, Parallel at a time, calling onRun after each (for a live table). It stops
+// early when ctx ends, returning what it has and ctx's error.
+func Run(ctx context.Context, plan Plan, onRun func(Cell, Outcome)) (*Matrix, error) {
+	if plan.Parallel < 1 {
+		plan.Parallel = 1
+	}
+	if plan.Strategy == nil {
+		plan.Strategy = func(name string) (lock.Strategy, error) {
+			info, err := lock.Lookup(name)
+			if err != nil {
+				return nil, err
+			}
+			return info.Make(), nil
+		}
+	}
+	m := &Matrix{Started: time.Now(), Seeds: plan.Seeds}
+	if plan.Duration > 0 {
+		m.Duration = plan.Duration.String()
+	}
+	scs := map[string]*scenarios.Scenario{}
+	for _, c := range plan.Cells {
+		if _, ok := scs[c.Scenario]; ok {
+			continue
+		}
+		sc, err := scenarios.Load(c.Scenario)
+		if err != nil {
+			return nil, err
+		}
+		scs[c.Scenario] = sc
+	}
+	type job struct {
+		cell, seed int
+	}
+	m.Cells = make([]CellResult, len(plan.Cells))
+	for i, c := range plan.Cells {
+		m.Cells[i] = CellResult{Cell: c, Runs: make([]Outcome, len(plan.Seeds))}
+	}
+	jobs := make(chan job)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := 0; w < plan.Parallel; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				c := plan.Cells[j.cell]
+				out := runOne(ctx, plan, scs[c.Scenario], c, plan.Seeds[j.seed])
+				mu.Lock()
+				m.Cells[j.cell].Runs[j.seed] = out
+				mu.Unlock()
+				if onRun != nil {
+					onRun(c, out)
+				}
+			}
+		}()
+	}
+feed:
+	for si := range plan.Seeds {
+		for ci := range plan.Cells {
+			select {
+			case jobs <- job{ci, si}:
+			case <-ctx.Done():
+				break feed
+			}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	m.Elapsed = time.Since(m.Started)
+	return m, ctx.Err()
+}
+
+func runOne(ctx context.Context, plan Plan, sc *scenarios.Scenario, c Cell, seed int64) Outcome {
+	out := Outcome{Seed: seed}
+	st, err := plan.Strategy(c.Strategy)
+	if err != nil {
+		out.Verdict, out.Err = "error", err.Error()
+		return out
+	}
+	cfg := harness.Config{Scenario: sc, Strategy: st, Seed: seed, Duration: plan.Duration, OutDir: plan.OutDir}
+	if plan.Backend != nil {
+		cfg.Backend = plan.Backend()
+	}
+	res, err := harness.Run(ctx, cfg)
+	out.Dir = res.Dir
+	if err != nil {
+		out.Verdict, out.Err = "error", err.Error()
+		if errors.Is(err, context.Canceled) {
+			out.Err = "interrupted"
+		}
+		out.Summary = out.Err
+		return out
+	}
+	out.Verdict = string(res.Verdict)
+	out.Summary = res.Check.Summary()
+	fillFromCheck(&out, res)
+	return out
+}
+
+// RequiredCatches is how many of n seeds an unsafe cell must be caught on at share (e.g. 0.9 → 9 of 10).
+func RequiredCatches(n int, share float64) int {
+	return int(math.Ceil(share*float64(n) - 1e-9))
+}
+
+// fillFromCheck copies the figures the table shows from a judged run.
+func fillFromCheck(out *Outcome, res harness.Result) {
+	out.FirstViolation = res.Check.FirstViolation
+	out.Cause = string(res.Check.Cause)
+	out.Written = res.Check.Liveness.All.CS.Written
+	out.CSPerSec = res.Check.Liveness.All.CSPerSec
+}

@@ -1,0 +1,147 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/redlock-harness/redlock-harness/lock"
+)
+
+// Expected outcomes of a cell.
+const (
+	// Safe: the strategy must never be found invalid under the scenario, on any seed.
+	Safe = "safe"
+	// Unsafe: the harness must catch the strategy violating mutual exclusion on (nearly) every seed; a run that
+	// does not is the harness going blind.
+	Unsafe = "unsafe"
+)
+
+// Expectation is one cell of the truth table: what a strategy is expected to do under a scenario, and why.
+type Expectation struct {
+	Scenario string `json:"scenario"`
+	Strategy string `json:"strategy"`
+	Expect   string `json:"expect"`
+	Why      string `json:"why"`
+	Line     int    `json:"-"`
+}
+
+// Expectations is the truth table the gate holds the harness to.
+type Expectations struct {
+	File  string
+	Cells []Expectation
+}
+
+// Lookup returns the expectation for a cell.
+func (e *Expectations) Lookup(scenario, strategy string) (Expectation, bool) {
+	for _, c := range e.Cells {
+		if c.Scenario == scenario && c.Strategy == strategy {
+			return c, true
+		}
+	}
+	return Expectation{}, false
+}
+
+// LoadExpectations reads an expectations file; an empty path means the built-in scenarios/expectations.yaml.
+//
+// The format maps scenario → strategy → {expect: safe|unsafe, why: one line}. Loading is strict: an unknown
+// scenario, strategy or field, or an expectation other than safe/unsafe, is an error with file and line.
+func LoadExpectations(path string) (*Expectations, error) {
+	file := path
+	var data []byte
+	var err error
+	if path == "" {
+		file = "scenarios/expectations.yaml"
+		data, err = builtin.ReadFile("expectations.yaml")
+	} else {
+		data, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("expectations: %w", err)
+	}
+	return ParseExpectations(file, data)
+}
+
+// ParseExpectations parses the text of an expectations file.
+func ParseExpectations(file string, data []byte) (*Expectations, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, yamlErrors(file, err)
+	}
+	out := &Expectations{File: file}
+	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
+		return nil, &FileError{File: file, Msg: "empty expectations file"}
+	}
+	m := root.Content[0]
+	var errs []error
+	bad := func(line int, format string, args ...any) {
+		errs = append(errs, &FileError{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
+	}
+	if m.Kind != yaml.MappingNode {
+		return nil, &FileError{File: file, Line: m.Line, Msg: "expected a mapping of scenario → strategy → {expect, why}"}
+	}
+	known := map[string]bool{}
+	for _, n := range Names() {
+		known[n] = true
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		sk, sv := m.Content[i], m.Content[i+1]
+		if !known[sk.Value] {
+			bad(sk.Line, "unknown scenario %q", sk.Value)
+			continue
+		}
+		if sv.Kind != yaml.MappingNode {
+			bad(sv.Line, "%s: expected a mapping of strategy → {expect, why}", sk.Value)
+			continue
+		}
+		for j := 0; j+1 < len(sv.Content); j += 2 {
+			tk, tv := sv.Content[j], sv.Content[j+1]
+			if _, err := lock.Lookup(tk.Value); err != nil {
+				bad(tk.Line, "%v", err)
+				continue
+			}
+			cell := Expectation{Scenario: sk.Value, Strategy: tk.Value, Line: tk.Line}
+			id := cell.Scenario + "/" + cell.Strategy
+			if seen[id] {
+				bad(tk.Line, "%s listed twice", id)
+			}
+			seen[id] = true
+			if tv.Kind != yaml.MappingNode {
+				bad(tv.Line, "%s: expected {expect: safe|unsafe, why: …}", id)
+				continue
+			}
+			for k := 0; k+1 < len(tv.Content); k += 2 {
+				fk, fv := tv.Content[k], tv.Content[k+1]
+				switch fk.Value {
+				case "expect":
+					cell.Expect = fv.Value
+				case "why":
+					cell.Why = fv.Value
+				default:
+					bad(fk.Line, "%s: unknown field %q (fields: expect, why)", id, fk.Value)
+				}
+			}
+			if cell.Expect != Safe && cell.Expect != Unsafe {
+				bad(tk.Line, "%s: expect must be safe or unsafe, got %q", id, cell.Expect)
+			}
+			if cell.Why == "" {
+				bad(tk.Line, "%s: give a one-line reason (why: …)", id)
+			}
+			out.Cells = append(out.Cells, cell)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	sort.SliceStable(out.Cells, func(i, j int) bool {
+		if out.Cells[i].Scenario != out.Cells[j].Scenario {
+			return out.Cells[i].Scenario < out.Cells[j].Scenario
+		}
+		return out.Cells[i].Strategy < out.Cells[j].Strategy
+	})
+	return out, nil
+}
