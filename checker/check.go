@@ -1,0 +1,179 @@
+package checker
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/redlock-harness/redlock-harness/history"
+)
+
+// Defaults of Options.
+const (
+	// DefaultTimeout bounds the linearizability search. Porcupine's search is NP-hard in the worst case; past this
+	// limit the register checker answers unknown instead of holding a run hostage.
+	DefaultTimeout = 30 * time.Second
+	// DefaultMinCriticalSections is the amount of written critical sections below which a run that found nothing
+	// is unknown rather than valid, when the header does not say.
+	DefaultMinCriticalSections = 20
+	// DefaultMaxListed caps the counterexamples listed per checker (all are still counted), so that a lock that
+	// breaks all the time does not produce a verdict.json of gigabytes.
+	DefaultMaxListed = 100
+	// DefaultMaxVisualized is the number of porcupine operations above which the visualisation shows only the
+	// segments that matter (the illegal ones, those around overlaps, else the first) instead of the whole run.
+	DefaultMaxVisualized = 20000
+)
+
+// Options tune Check. The zero value is ready to use.
+type Options struct {
+	// Timeout bounds the porcupine search; 0 means DefaultTimeout.
+	Timeout time.Duration
+	// MinCriticalSections overrides the header's minimum of written critical sections; 0 takes the header's,
+	// and DefaultMinCriticalSections when the header has none.
+	MinCriticalSections int
+	// MaxListed caps the counterexamples listed per checker; 0 means DefaultMaxListed.
+	MaxListed int
+	// MaxVisualized caps the operations drawn by WriteVisualization; 0 means DefaultMaxVisualized.
+	MaxVisualized int
+}
+
+// Result is the judgement of one history: the merged verdict, why, and each checker's own result. It is written
+// as verdict.json (its top-level "verdict" field is what scripts read) and printed by Summary and Text.
+type Result struct {
+	Verdict Verdict `json:"verdict"`
+	// Reason says in one sentence why the verdict is what it is.
+	Reason string `json:"reason"`
+
+	Scenario string `json:"scenario,omitempty"`
+	Strategy string `json:"strategy,omitempty"`
+	Seed     int64  `json:"seed"`
+
+	// Events is the number of events judged (the header excluded).
+	Events int `json:"events"`
+	// CriticalSections is the number of critical sections that wrote: the work the verdict rests on.
+	CriticalSections int `json:"critical_sections"`
+	// MinCriticalSections is the minimum applied: below it a run that found nothing is unknown.
+	MinCriticalSections int `json:"min_critical_sections"`
+	// Span is the time between the first and the last event.
+	Span time.Duration `json:"span_ns"`
+
+	// FirstViolation is when the earliest violation found began (since the run's start); 0 when none. Cause is
+	// that violation's cause.
+	FirstViolation time.Duration `json:"first_violation_ns,omitempty"`
+	Cause          Cause         `json:"cause,omitempty"`
+
+	Overlap  OverlapResult  `json:"overlap"`
+	Register RegisterResult `json:"register"`
+	Fencing  FencingResult  `json:"fencing"`
+	Liveness Liveness       `json:"liveness"`
+
+	// Faults are the fault windows of the run.
+	Faults []FaultWindow `json:"faults"`
+	// Notes report oddities of the history the checkers worked around (a cut-off last line, stray events).
+	Notes []string `json:"notes,omitempty"`
+
+	vis *visual
+}
+
+// Check runs every checker on h and merges their verdicts: invalid if any found a violation; otherwise unknown
+// when fewer critical sections wrote than the minimum or the linearizability search timed out; otherwise valid.
+// It never fails: an empty or odd history is judged on what it holds, and oddities are listed in Notes.
+func Check(h *history.History, opts Options) Result {
+	ix := buildIndex(h)
+	res := Result{
+		Scenario: ix.header.Scenario,
+		Strategy: ix.header.Strategy,
+		Seed:     ix.header.Seed,
+		Events:   ix.events,
+		Span:     ix.span(),
+		Faults:   ix.faults,
+		Notes:    ix.notes,
+	}
+	if res.Faults == nil {
+		res.Faults = []FaultWindow{}
+	}
+	res.MinCriticalSections = opts.MinCriticalSections
+	if res.MinCriticalSections <= 0 {
+		res.MinCriticalSections = ix.header.MinCriticalSections
+	}
+	if res.MinCriticalSections <= 0 {
+		res.MinCriticalSections = DefaultMinCriticalSections
+	}
+
+	res.Overlap = checkOverlap(ix, opts.MaxListed)
+	var run *registerRun
+	res.Register, run = checkRegister(ix, opts.Timeout, opts.MaxListed)
+	res.Fencing = checkFencing(ix, opts.MaxListed)
+	res.Liveness = measureLiveness(ix)
+	res.CriticalSections = res.Liveness.All.CS.Written
+	res.vis = &visual{run: run, faults: ix.faults, overlaps: res.Overlap.Overlaps, lost: res.Register.LostUpdates,
+		maxOps: opts.MaxVisualized}
+
+	res.FirstViolation, res.Cause = firstViolation(&res)
+	res.Verdict = MergeAll(res.Overlap.Verdict, res.Register.Verdict, res.Fencing.Verdict)
+	switch res.Verdict {
+	case Invalid:
+		res.Reason = violationReason(&res)
+	case Unknown:
+		res.Reason = res.Register.Reason + " and no overlap was found"
+	}
+	if res.Verdict != Invalid && res.CriticalSections < res.MinCriticalSections {
+		res.Verdict = Unknown
+		res.Reason = fmt.Sprintf("only %s wrote, fewer than the minimum of %d: too little work to vouch for the lock",
+			plural(res.CriticalSections, "critical section", "critical sections"), res.MinCriticalSections)
+	}
+	if res.Verdict == Valid {
+		res.Reason = fmt.Sprintf("%s on %s, none overlapping, linearizable", plural(res.CriticalSections, "critical section", "critical sections"), plural(max(res.Overlap.Keys, res.Register.Keys), "key", "keys"))
+		if res.Fencing.Enforced {
+			res.Reason += ", fences rising"
+		}
+	}
+	return res
+}
+
+// firstViolation finds the earliest violation among the checkers' counterexamples, with its cause.
+func firstViolation(r *Result) (time.Duration, Cause) {
+	var at time.Duration
+	var cause Cause
+	found := false
+	consider := func(t time.Duration, c Cause) {
+		if !found || t < at {
+			at, cause, found = t, c, true
+		}
+	}
+	if len(r.Overlap.Overlaps) > 0 {
+		consider(r.Overlap.Overlaps[0].From, r.Overlap.Overlaps[0].Cause)
+	}
+	if len(r.Register.LostUpdates) > 0 && r.Overlap.Count == 0 {
+		consider(r.Register.LostUpdates[0].ReadAt, CauseLostUpdate)
+	}
+	if r.Fencing.Verdict == Invalid && len(r.Fencing.Violations) > 0 {
+		consider(r.Fencing.Violations[0].At, CauseStaleFence)
+	}
+	if !found {
+		return 0, ""
+	}
+	if at <= 0 {
+		// 0 means "none" in the JSON; a violation at the very first instant is reported one nanosecond later.
+		at = 1
+	}
+	return at, cause
+}
+
+// violationReason is the sentence of an invalid verdict: the first counterexample of the most direct checker.
+func violationReason(r *Result) string {
+	switch {
+	case r.Overlap.Verdict == Invalid && len(r.Overlap.Overlaps) > 0:
+		s := r.Overlap.Overlaps[0].String()
+		if r.Overlap.Count > 1 {
+			s += fmt.Sprintf("; %d overlapping pairs in all", r.Overlap.Count)
+		}
+		return s
+	case r.Register.Verdict == Invalid && len(r.Register.LostUpdates) > 0:
+		return r.Register.LostUpdates[0].String() + " (not linearizable)"
+	case r.Register.Verdict == Invalid:
+		return r.Register.Reason
+	case r.Fencing.Verdict == Invalid:
+		return r.Fencing.Reason
+	}
+	return r.Overlap.Reason
+}
