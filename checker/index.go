@@ -31,7 +31,7 @@ func outcomeOf(ev string) (outcome, bool) {
 }
 
 // reasonLeaseLost is the reason of a critical section abandoned because the lease told its holder it was lost.
-const reasonLeaseLost = "lease-lost"
+const reasonLeaseLost = history.ReasonLeaseLost
 
 // op is one operation of the history: an invocation paired with its completion by id.
 type op struct {

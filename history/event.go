@@ -38,6 +38,10 @@ const (
 	ReasonLeaseExpired = "lease-expired"
 	// ReasonFenced: the resource rejected the write because its fencing token was stale.
 	ReasonFenced = "fenced"
+	// ReasonLeaseLost: the lease told its holder the lock was lost (a failed renewal), and the holder gave up.
+	ReasonLeaseLost = "lease-lost"
+	// ReasonStopped: the run ended while the worker was inside its critical section; it did not write.
+	ReasonStopped = "stopped"
 )
 
 // Event is one line of a history. Fields that do not apply to an event are omitted from its JSON.

@@ -254,7 +254,7 @@ func (w *Workload) criticalSection(ctx context.Context, wk *Worker, key string, 
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			fail("stopped")
+			fail(history.ReasonStopped)
 			return false
 		case <-lostCh:
 			t.Stop()
@@ -278,7 +278,7 @@ func (w *Workload) criticalSection(ctx context.Context, wk *Worker, key string, 
 		return true
 	}
 	if lost {
-		fail("lease-lost")
+		fail(history.ReasonLeaseLost)
 		return false
 	}
 	if !w.cfg.Careless && !time.Now().Before(lease.ValidUntil()) {
