@@ -37,8 +37,14 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
 
-bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
+# bench writes results/bench/<timestamp>.md: lock cycles/s per strategy (proxied, direct, redis-benchmark) and
+# the checker's throughput.
+bench: deps build
+	@mkdir -p results/bench; f=results/bench/$$(date +%Y%m%d-%H%M%S).md; \
+	./$(BIN) bench --out $$f && \
+	{ echo; echo '## Checker and report benchmarks'; echo; echo '```'; \
+	  $(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./checker/... ./history/...; echo '```'; } >> $$f && \
+	echo "written: $$f"
 
 # compare runs every strategy under every scenario on SEEDS seeds: results/compare/<timestamp>/matrix.{md,json,html}.
 compare: deps build

@@ -38,6 +38,8 @@ Commands:
           hold every cell to scenarios/expectations.yaml; exit 1 when a safe lock is found invalid or an
           unsafe one goes uncaught
   list                  scenarios, strategies and faults with one-line descriptions
+  bench   [--strategies …] [--workers 32] [--duration 3s] [--out FILE]
+          lock cycles/s per strategy through Toxiproxy and straight to Redis, beside redis-benchmark
 
 Exit codes: 0 every verdict valid, 1 a violation found, 2 the harness could not run or a verdict is unknown.
 Run 'redlock-harness COMMAND -h' for a command's flags.
@@ -63,6 +65,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdCompare(ctx, args[1:], stdout, stderr)
 	case "gate":
 		return cmdGate(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return cmdBench(ctx, args[1:], stdout, stderr)
 	case "list":
 		return cmdList(args[1:], stdout, stderr)
 	case "-h", "--help", "help":

@@ -1,0 +1,162 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redlock-harness/redlock-harness/harness/cluster"
+	"github.com/redlock-harness/redlock-harness/harness/netem"
+	"github.com/redlock-harness/redlock-harness/harness/workload"
+	"github.com/redlock-harness/redlock-harness/lock"
+)
+
+// Cycles is a throughput measurement of one strategy: acquire+release cycles per second with every worker on
+// its own key, so the figure is the lock's own cost and not contention.
+type Cycles struct {
+	Strategy string
+	Workers  int
+	Proxied  bool
+	Cycles   int64
+	Elapsed  time.Duration
+	Errors   int64
+}
+
+// PerSecond is the cycle rate.
+func (c Cycles) PerSecond() float64 {
+	if c.Elapsed <= 0 {
+		return 0
+	}
+	return float64(c.Cycles) / c.Elapsed.Seconds()
+}
+
+// MeasureCycles runs workers × (acquire, release) on fresh local nodes for d, through the embedded Toxiproxy when
+// proxied, else straight to Redis, or for n cycles in total when n > 0.
+func MeasureCycles(ctx context.Context, st lock.Strategy, workers int, proxied bool, d time.Duration, n int64) (Cycles, error) {
+	res := Cycles{Strategy: st.Name(), Workers: workers, Proxied: proxied}
+	be := &cluster.Local{}
+	nodes, err := be.Start(ctx, cluster.Spec{Nodes: 5})
+	defer be.Stop(context.Background())
+	if err != nil {
+		return res, err
+	}
+	addrs := make([]string, len(nodes))
+	for i, nd := range nodes {
+		addrs[i] = nd.Addr
+	}
+	if proxied {
+		nw, err := netem.New("")
+		if err != nil {
+			return res, err
+		}
+		defer nw.Close()
+		for i, nd := range nodes {
+			l, err := nw.AddLink("g1", nd.Name, nd.Addr)
+			if err != nil {
+				return res, err
+			}
+			addrs[i] = l.Addr()
+		}
+	}
+	opts := lock.NewOptions(lock.WithTTL(5 * time.Second))
+	lockers := make([]lock.Locker, workers)
+	var clients []*redis.Client
+	defer func() {
+		for _, c := range clients {
+			_ = c.Close()
+		}
+	}()
+	for w := range lockers {
+		var cs []redis.UniversalClient
+		for _, a := range addrs {
+			c := workload.NewClient(a, opts.TTL)
+			clients = append(clients, c)
+			cs = append(cs, c)
+		}
+		lockers[w] = st.New(cs, opts)
+	}
+	var done, errs atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := fmt.Sprintf("cycles-%d", w)
+			for {
+				select {
+				case <-stop:
+					return
+				case <-ctx.Done():
+					return
+				default:
+				}
+				if n > 0 && done.Load() >= n {
+					return
+				}
+				lease, err := lockers[w].Acquire(ctx, key)
+				if err == nil {
+					err = lease.Release(ctx)
+				}
+				if err != nil {
+					errs.Add(1)
+					continue
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	if n <= 0 {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+		}
+		close(stop)
+	}
+	wg.Wait()
+	res.Elapsed, res.Cycles, res.Errors = time.Since(start), done.Load(), errs.Load()
+	if res.Cycles == 0 {
+		return res, errors.New("no cycle completed")
+	}
+	return res, ctx.Err()
+}
+
+var rpsRe = regexp.MustCompile(`(?m)^"?SET"?,\s*"?([0-9.]+)"?`)
+
+// RedisBenchmarkSET runs redis-benchmark's SET test against a fresh local node with `clients` connections and
+// returns its requests per second: the ceiling one Redis node offers on this machine.
+func RedisBenchmarkSET(ctx context.Context, clients int) (float64, error) {
+	bin, err := exec.LookPath("redis-benchmark")
+	if err != nil {
+		return 0, errors.New("redis-benchmark not found (it comes with Debian's redis-tools package)")
+	}
+	be := &cluster.Local{}
+	nodes, err := be.Start(ctx, cluster.Spec{Nodes: 1})
+	defer be.Stop(context.Background())
+	if err != nil {
+		return 0, err
+	}
+	host, port, err := net.SplitHostPort(nodes[0].Addr)
+	if err != nil {
+		return 0, err
+	}
+	out, err := exec.CommandContext(ctx, bin, "-h", host, "-p", port, "-c", strconv.Itoa(clients), "-n", "100000", "-t", "set", "--csv").Output()
+	if err != nil {
+		return 0, fmt.Errorf("redis-benchmark: %w", err)
+	}
+	m := rpsRe.FindSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("redis-benchmark: cannot read %q", out)
+	}
+	return strconv.ParseFloat(string(m[1]), 64)
+}
