@@ -1,0 +1,705 @@
+// The report's timeline: decodes the embedded blob (see encode.go for its format) and draws the part of the run
+// in view on a canvas. Every list is sorted by lane, then start, with a running maximum of the ends, so the items
+// in view are found by binary search and a frame costs what is visible, not what the run holds.
+(function () {
+  "use strict";
+
+  var OK = 0, FAIL = 1, INFO = 2, PENDING = 3;
+  var END_RELEASED = 0, END_EXPIRED = 1, END_SUPERSEDED = 2;
+
+  var body = document.body;
+  var t0Init = performance.now();
+  var D = JSON.parse(document.getElementById("timeline-data").textContent);
+  if (D.v !== 1) { throw new Error("timeline data of version " + D.v + ", this page reads version 1"); }
+  var lanes = D.lanes || [], keys = D.keys || [], texts = D.texts || [], faults = D.faults || [], marks = D.marks || [];
+
+  // ---------- decoding ----------
+
+  function decode(src) {
+    var n = src.t0.length, t0 = new Float64Array(n), t1 = new Float64Array(n), pm = new Float64Array(n);
+    var acc = 0, i, l, j;
+    for (i = 0; i < n; i++) { acc += src.t0[i]; t0[i] = acc; t1[i] = acc + src.d[i]; }
+    for (l = 0; l + 1 < src.off.length; l++) {
+      var m = -Infinity;
+      for (j = src.off[l]; j < src.off[l + 1]; j++) { if (t1[j] > m) { m = t1[j]; } pm[j] = m; }
+    }
+    return { s: src, n: n, t0: t0, t1: t1, pm: pm, off: src.off };
+  }
+  var K = { acquire: decode(D.acquire), extend: decode(D.extend), release: decode(D.release), lease: decode(D.lease), cs: decode(D.cs) };
+
+  var END = Math.max(D.end, 1);
+  var PAD = END * 0.01;
+  var MIN_SPAN = 1000; // 1 µs
+
+  // The first item of lane l that can reach into [a, …): its running maximum of ends is at least a.
+  function firstFrom(k, l, a) {
+    var lo = k.off[l], hi = k.off[l + 1];
+    while (lo < hi) { var mid = (lo + hi) >> 1; if (k.pm[mid] < a) { lo = mid + 1; } else { hi = mid; } }
+    return lo;
+  }
+
+  // marked[cs index] = the mark numbers that outline it.
+  var marked = {};
+  marks.forEach(function (m, mi) {
+    m.parts.forEach(function (p) { if (p.cs >= 0) { (marked[p.cs] = marked[p.cs] || []).push(mi); } });
+  });
+  var resolved = 0;
+  marks.forEach(function (m) { m.parts.forEach(function (p) { if (p.lane >= 0 && p.cs >= 0) { resolved++; } }); });
+
+  // ---------- formatting ----------
+
+  function esc(s) {
+    return String(s).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;" }[c];
+    });
+  }
+  function fmtT(ns) {
+    var s = (ns / 1e9).toFixed(6).replace(/0{1,3}$/, "");
+    return s + " s";
+  }
+  function fmtD(ns) {
+    var a = Math.abs(ns), sign = ns < 0 ? "−" : "";
+    if (a < 1e3) { return sign + a.toFixed(0) + " ns"; }
+    if (a < 1e6) { return sign + (a / 1e3).toPrecision(3).replace(/\.?0+$/, "") + " µs"; }
+    if (a < 1e9) { return sign + (a / 1e6).toPrecision(3).replace(/\.?0+$/, "") + " ms"; }
+    return sign + (a / 1e9).toFixed(3).replace(/\.?0+$/, "") + " s";
+  }
+  function outName(o) { return ["ok", "failed", "indeterminate", "no completion"][o] || "?"; }
+  function keyName(k) { return k >= 0 ? keys[k] : ""; }
+  function text(i) { return i >= 0 ? texts[i] : ""; }
+  function causeLabel(c) { return String(c || "violation").replace(/-/g, " "); }
+
+  // ---------- colours and styles ----------
+
+  var C = {
+    laneA: "#ffffff", laneB: "#f6f8fb", line: "#e3e6ea", grid: "rgba(60,64,67,0.09)", text: "#202124", muted: "#5f6368",
+    acq: ["#34a853", "#b0b4ba", "#a142f4", "#c58af9"],
+    ext: ["#12b5cb", "#ea8600", "#a142f4", "#c58af9"],
+    rel: ["#5f6368", "#ea8600", "#a142f4", "#c58af9"],
+    lease: "rgba(26,115,232,0.18)", leaseOpen: "rgba(26,115,232,0.09)", leaseEdge: "rgba(26,115,232,0.6)", leaseTail: "#e37400",
+    csOK: "#1a73e8", csLate: "#e37400",
+    viol: "#d93025", violBand: "rgba(217,48,37,0.16)", hover: "#202124"
+  };
+  var FAULT_COLOURS = ["#f4b400", "#ab47bc", "#00acc1", "#ef6c00", "#5c6bc0", "#8d6e63", "#43a047", "#ec407a"];
+  var faultNames = [];
+  faults.forEach(function (f) { if (faultNames.indexOf(f.name) < 0) { faultNames.push(f.name); } });
+  function faultColour(f) { return FAULT_COLOURS[faultNames.indexOf(f.name) % FAULT_COLOURS.length]; }
+  function rgba(hex, a) {
+    var n = parseInt(hex.slice(1), 16);
+    return "rgba(" + (n >> 16) + "," + ((n >> 8) & 255) + "," + (n & 255) + "," + a + ")";
+  }
+  var laneIndex = {};
+  lanes.forEach(function (w, i) { laneIndex[w] = i; });
+
+  var canvas = document.getElementById("tl");
+  var ctx = canvas.getContext("2d");
+  var ov = document.getElementById("overview");
+  var octx = ov.getContext("2d");
+  var wrap = document.getElementById("canvas-wrap");
+  var tip = document.getElementById("tip");
+
+  function hatch(fg, bg) {
+    var c = document.createElement("canvas");
+    c.width = 6; c.height = 6;
+    var g = c.getContext("2d");
+    g.fillStyle = bg; g.fillRect(0, 0, 6, 6);
+    g.strokeStyle = fg; g.lineWidth = 2;
+    g.beginPath(); g.moveTo(-1, 7); g.lineTo(7, -1); g.moveTo(-1, 1); g.lineTo(1, -1); g.moveTo(5, 7); g.lineTo(7, 5); g.stroke();
+    return ctx.createPattern(c, "repeat");
+  }
+  var P = {
+    abandoned: hatch("#f9ab00", "#fef7e0"),
+    fenced: hatch("#d01884", "#fde7f3"),
+    unknown: hatch("#9aa0a6", "#f1f3f4")
+  };
+  function csStyle(out, why) {
+    if (out === OK) { return "csOK"; }
+    if (out === FAIL) { return text(why) === "fenced" ? "fenced" : "abandoned"; }
+    return "unknown";
+  }
+  function styleOf(name) { return P[name] || C[name] || name; }
+
+  // ---------- layout ----------
+
+  var LABEL_W = 78, RIGHT = 10, AXIS_H = 22, FAULT_ROW_H = 17, LANE_H = 30;
+  var faultRows = 0;
+  faults.forEach(function (f) { faultRows = Math.max(faultRows, f.row + 1); });
+  var FAULT_H = Math.max(faultRows, 1) * FAULT_ROW_H + 4;
+  var LANES_TOP = AXIS_H + FAULT_H;
+  // Rows inside a lane, relative to its top.
+  var OPS_Y = 3, OPS_H = 5, BAND_Y = 11, BAND_H = 16, CS_Y = 13, CS_H = 12;
+
+  var W = 0, H = 0, plotW = 1, dpr = 1;
+  var v0 = -PAD, v1 = END + PAD;
+  var hover = null, selected = -1;
+
+  function x(t) { return LABEL_W + (t - v0) / (v1 - v0) * plotW; }
+  function tAt(px) { return v0 + (px - LABEL_W) / plotW * (v1 - v0); }
+
+  function resize() {
+    dpr = window.devicePixelRatio || 1;
+    W = Math.max(wrap.clientWidth, 300);
+    H = LANES_TOP + Math.max(lanes.length, 1) * LANE_H + 4;
+    plotW = Math.max(W - LABEL_W - RIGHT, 10);
+    canvas.width = Math.round(W * dpr); canvas.height = Math.round(H * dpr);
+    canvas.style.height = H + "px";
+    ov.width = Math.round(W * dpr); ov.height = Math.round(34 * dpr);
+    density = null;
+  }
+
+  // ---------- batched rectangles ----------
+  // Items are gathered per style and filled with one path per style; an item that starts where the previous one
+  // of its style and row ended is merged into it, so a zoomed-out lane of thousands of items is a few rectangles.
+
+  var batches = {};
+  function rect(style, x0, y, x1, h) {
+    if (x1 < LABEL_W || x0 > W - RIGHT) { return; }
+    x0 = Math.max(x0, LABEL_W - 1); x1 = Math.min(x1, W - RIGHT + 1);
+    if (x1 - x0 < 1) { x1 = x0 + 1; }
+    var b = batches[style] || (batches[style] = []);
+    var n = b.length;
+    if (n && b[n - 3] === y && b[n - 4] + b[n - 2] >= x0 - 0.5 && b[n - 1] === h) {
+      b[n - 2] = Math.max(b[n - 2], x1 - b[n - 4]);
+      return;
+    }
+    b.push(x0, y, x1 - x0, h);
+  }
+  function flush() {
+    for (var s in batches) {
+      var b = batches[s];
+      if (!b.length) { continue; }
+      ctx.fillStyle = styleOf(s);
+      ctx.beginPath();
+      for (var i = 0; i < b.length; i += 4) { ctx.rect(b[i], b[i + 1], b[i + 2], b[i + 3]); }
+      ctx.fill();
+    }
+    batches = {};
+  }
+
+  // ---------- drawing ----------
+
+  function niceStep(raw) {
+    var p = Math.pow(10, Math.floor(Math.log10(raw))), r = raw / p;
+    return p * (r <= 1 ? 1 : r <= 2 ? 2 : r <= 5 ? 5 : 10);
+  }
+
+  var lastFrame = { lanes: 0, outlined: 0 };
+
+  function draw() {
+    var started = performance.now();
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, W, H);
+    ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, W, H);
+    var l, i, k, y;
+
+    // Lane backgrounds.
+    for (l = 0; l < lanes.length; l++) {
+      ctx.fillStyle = l % 2 ? C.laneB : C.laneA;
+      ctx.fillRect(LABEL_W, LANES_TOP + l * LANE_H, plotW, LANE_H);
+    }
+
+    // Fault windows: shaded across every lane, the targeted lanes more.
+    ctx.save();
+    ctx.beginPath(); ctx.rect(LABEL_W, 0, plotW, H); ctx.clip();
+    faults.forEach(function (f) {
+      var a = x(f.from), b = x(f.to);
+      if (b < LABEL_W || a > W - RIGHT) { return; }
+      var col = faultColour(f);
+      ctx.fillStyle = rgba(col, 0.11);
+      ctx.fillRect(a, AXIS_H, Math.max(b - a, 1), H - AXIS_H);
+      (f.targets || []).forEach(function (t) {
+        var li = laneIndex[t];
+        if (li !== undefined) { ctx.fillStyle = rgba(col, 0.22); ctx.fillRect(a, LANES_TOP + li * LANE_H, Math.max(b - a, 1), LANE_H); }
+      });
+      if (b - a >= 6) { // edges only where they help: a window a few pixels wide is its shading
+        ctx.strokeStyle = rgba(col, 0.7); ctx.lineWidth = 1;
+        ctx.beginPath(); ctx.moveTo(Math.round(a) + 0.5, AXIS_H); ctx.lineTo(Math.round(a) + 0.5, H);
+        if (f.healed) { ctx.moveTo(Math.round(b) - 0.5, AXIS_H); ctx.lineTo(Math.round(b) - 0.5, H); }
+        ctx.stroke();
+      }
+    });
+
+    // Grid.
+    var step = niceStep((v1 - v0) * 110 / plotW);
+    var dec = Math.min(9, Math.max(0, Math.ceil(-Math.log10(step / 1e9) - 1e-9)));
+    ctx.strokeStyle = C.grid; ctx.lineWidth = 1;
+    ctx.beginPath();
+    for (var t = Math.ceil(v0 / step) * step; t <= v1; t += step) {
+      var gx = Math.round(x(t)) + 0.5;
+      ctx.moveTo(gx, AXIS_H - 4); ctx.lineTo(gx, H);
+    }
+    ctx.stroke();
+
+    // Leases, attempts and critical sections, lane by lane, only what is in view.
+    var tMin = tAt(LABEL_W - 2), tMax = tAt(W);
+    var tails = [];
+    for (l = 0; l < lanes.length; l++) {
+      y = LANES_TOP + l * LANE_H;
+      k = K.lease;
+      for (i = firstFrom(k, l, tMin); i < k.off[l + 1] && k.t0[i] <= tMax; i++) {
+        if (k.t1[i] < tMin) { continue; }
+        rect(k.s.end[i] === 3 ? "leaseOpen" : "lease", x(k.t0[i]), y + BAND_Y, x(k.t1[i]), BAND_H);
+        rect("leaseEdge", x(k.t0[i]), y + BAND_Y, x(k.t1[i]), 2);
+        var rel = k.s.rel[i];
+        if (k.s.end[i] === END_EXPIRED && rel !== null && k.t0[i] + rel > k.t1[i]) { tails.push(x(k.t1[i]), x(k.t0[i] + rel), y + BAND_Y + BAND_H / 2); }
+      }
+      drawAttempts(K.acquire, "acq", l, y, tMin, tMax);
+      drawAttempts(K.extend, "ext", l, y, tMin, tMax);
+      drawAttempts(K.release, "rel", l, y, tMin, tMax);
+      k = K.cs;
+      for (i = firstFrom(k, l, tMin); i < k.off[l + 1] && k.t0[i] <= tMax; i++) {
+        if (k.t1[i] < tMin) { continue; }
+        var a = x(k.t0[i]), b = x(k.t1[i]);
+        rect(csStyle(k.s.out[i], k.s.why[i]), a, y + CS_Y, b, CS_H);
+        var vw = k.s.vw[i];
+        if (k.s.out[i] === OK && vw !== null && vw < 0) {
+          rect("csLate", Math.max(a, x(k.t1[i] + vw)), y + CS_Y, b, CS_H);
+        }
+      }
+    }
+    flush();
+
+    // A lease that ran out before its holder released it: a dashed line from ValidUntil to the release.
+    if (tails.length) {
+      ctx.strokeStyle = C.leaseTail; ctx.lineWidth = 1.5; ctx.setLineDash([3, 3]);
+      ctx.beginPath();
+      for (i = 0; i < tails.length; i += 3) { ctx.moveTo(tails[i], tails[i + 2]); ctx.lineTo(tails[i + 1], tails[i + 2]); }
+      ctx.stroke(); ctx.setLineDash([]);
+    }
+
+    // Violating pairs: the overlap shaded, each section outlined, the pair joined and named.
+    var outlined = 0;
+    marks.forEach(function (m, mi) {
+      var parts = m.parts.filter(function (p) { return p.lane >= 0; });
+      if (!parts.length) { return; }
+      var sel = mi === selected;
+      var ys = parts.map(function (p) { return LANES_TOP + p.lane * LANE_H; });
+      var yTop = Math.min.apply(null, ys), yBot = Math.max.apply(null, ys) + LANE_H;
+      if (m.to > m.from) {
+        var oa = x(m.from), ob = x(m.to);
+        ctx.fillStyle = C.violBand;
+        ctx.fillRect(oa, yTop + 2, Math.max(ob - oa, 2), yBot - yTop - 4);
+      }
+      ctx.strokeStyle = C.viol; ctx.lineWidth = sel ? 3 : 2;
+      var labelX = Infinity, labelY = 0;
+      parts.forEach(function (p, pi) {
+        var a = x(p.t0), b = x(p.t1);
+        if (b - a < 6) { var c = (a + b) / 2; a = c - 3; b = c + 3; }
+        if (b < LABEL_W - 4 || a > W) { return; }
+        outlined++;
+        ctx.strokeRect(a - 1.5, ys[pi] + CS_Y - 2.5, b - a + 3, CS_H + 5);
+        if (a < labelX) { labelX = a; labelY = ys[pi]; }
+      });
+      if (parts.length > 1) {
+        var jx = x(Math.max(m.from, Math.min(parts[0].t1, parts[1].t1)));
+        if (m.to > m.from) { jx = x((m.from + m.to) / 2); }
+        ctx.beginPath(); ctx.setLineDash([4, 3]);
+        ctx.moveTo(jx, ys[0] + CS_Y + CS_H / 2); ctx.lineTo(jx, ys[1] + CS_Y + CS_H / 2);
+        ctx.stroke(); ctx.setLineDash([]);
+      }
+      if (labelX < Infinity) {
+        var label = "V" + m.n;
+        ctx.font = "bold 11px system-ui, sans-serif";
+        var lw = ctx.measureText(label).width + 8;
+        var lx = Math.max(LABEL_W + 1, labelX - lw - 4);
+        ctx.fillStyle = C.viol;
+        ctx.fillRect(lx, labelY + CS_Y - 1, lw, 14);
+        ctx.fillStyle = "#fff"; ctx.textBaseline = "middle";
+        ctx.fillText(label, lx + 4, labelY + CS_Y + 6);
+      }
+    });
+
+    // The hovered item.
+    if (hover && hover.kind !== "fault") {
+      var hk = K[hover.kind], hy = LANES_TOP + hover.lane * LANE_H;
+      var ry = hover.kind === "cs" ? CS_Y : hover.kind === "lease" ? BAND_Y : OPS_Y;
+      var rh = hover.kind === "cs" ? CS_H : hover.kind === "lease" ? BAND_H : OPS_H;
+      ctx.strokeStyle = C.hover; ctx.lineWidth = 1.5;
+      var ha = x(hk.t0[hover.i]), hb = Math.max(x(hk.t1[hover.i]), ha + 1);
+      ctx.strokeRect(ha - 1, hy + ry - 1.5, hb - ha + 2, rh + 3);
+    }
+    ctx.restore();
+
+    // Time axis.
+    ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, W, AXIS_H);
+    ctx.strokeStyle = C.line; ctx.beginPath(); ctx.moveTo(0, AXIS_H - 0.5); ctx.lineTo(W, AXIS_H - 0.5); ctx.stroke();
+    ctx.font = "11px system-ui, sans-serif"; ctx.fillStyle = C.muted; ctx.textBaseline = "middle"; ctx.textAlign = "center";
+    for (t = Math.ceil(v0 / step) * step; t <= v1; t += step) {
+      var tx = x(t);
+      if (tx < LABEL_W + 14 || tx > W - 24) { continue; }
+      ctx.fillText((Math.abs(t) < step / 2 ? 0 : t / 1e9).toFixed(dec) + " s", tx, AXIS_H / 2);
+    }
+    ctx.textAlign = "left";
+
+    // Fault track: one chip per window with its name and targets.
+    ctx.save();
+    ctx.beginPath(); ctx.rect(LABEL_W, AXIS_H, plotW, FAULT_H); ctx.clip();
+    ctx.font = "11px system-ui, sans-serif";
+    faults.forEach(function (f) {
+      var a = x(f.from), b = x(f.to), fy = AXIS_H + 2 + f.row * FAULT_ROW_H;
+      if (b < LABEL_W || a > W - RIGHT) { return; }
+      var col = faultColour(f);
+      ctx.fillStyle = rgba(col, 0.85);
+      ctx.fillRect(a, fy, Math.max(b - a, 2), FAULT_ROW_H - 3);
+      var label = f.name + (f.targets && f.targets.length ? " " + f.targets.join(" ") : "") + (f.healed ? "" : " (not healed)");
+      var ta = Math.max(a, LABEL_W) + 4;
+      var room = Math.min(b, W - RIGHT) - ta - 2;
+      if (room > 14) {
+        ctx.save(); ctx.beginPath(); ctx.rect(ta, fy, room, FAULT_ROW_H); ctx.clip();
+        ctx.fillStyle = "#fff"; ctx.font = "bold 11px system-ui, sans-serif";
+        ctx.fillText(label, ta, fy + (FAULT_ROW_H - 3) / 2 + 0.5);
+        ctx.restore();
+      }
+    });
+    ctx.restore();
+    ctx.strokeStyle = C.line; ctx.beginPath(); ctx.moveTo(0, LANES_TOP - 0.5); ctx.lineTo(W, LANES_TOP - 0.5); ctx.stroke();
+
+    // Lane labels.
+    ctx.fillStyle = "#fff"; ctx.fillRect(0, AXIS_H, LABEL_W, H - AXIS_H);
+    ctx.fillStyle = C.muted; ctx.font = "11px system-ui, sans-serif"; ctx.textBaseline = "middle";
+    ctx.fillText("faults", 8, AXIS_H + FAULT_H / 2);
+    ctx.font = "600 12px ui-monospace, Menlo, Consolas, monospace";
+    for (l = 0; l < lanes.length; l++) {
+      y = LANES_TOP + l * LANE_H;
+      ctx.fillStyle = C.text;
+      ctx.fillText(lanes[l], 8, y + LANE_H / 2);
+      ctx.strokeStyle = C.line; ctx.beginPath(); ctx.moveTo(0, y + LANE_H - 0.5); ctx.lineTo(W, y + LANE_H - 0.5); ctx.stroke();
+    }
+    ctx.strokeStyle = C.line; ctx.beginPath(); ctx.moveTo(LABEL_W - 0.5, 0); ctx.lineTo(LABEL_W - 0.5, H); ctx.stroke();
+    if (!lanes.length) {
+      ctx.fillStyle = C.muted; ctx.font = "13px system-ui, sans-serif";
+      ctx.fillText("The history has no operations to draw.", LABEL_W + 12, LANES_TOP + LANE_H / 2);
+    }
+
+    drawOverview();
+    document.getElementById("range").textContent = fmtT(Math.max(v0, 0)) + " – " + fmtT(Math.min(v1, END)) +
+      "  ·  " + fmtD(v1 - v0) + " in view  ·  ×" + ((END + 2 * PAD) / (v1 - v0)).toPrecision(3).replace(/\.?0+$/, "");
+    lastFrame = { lanes: lanes.length, outlined: outlined, ms: performance.now() - started };
+    body.setAttribute("data-lanes", String(lastFrame.lanes));
+    body.setAttribute("data-outlined", String(outlined));
+    body.setAttribute("data-draw-ms", lastFrame.ms.toFixed(1));
+  }
+
+  function drawAttempts(k, colours, l, y, tMin, tMax) {
+    var pal = C[colours];
+    for (var i = firstFrom(k, l, tMin); i < k.off[l + 1] && k.t0[i] <= tMax; i++) {
+      if (k.t1[i] < tMin) { continue; }
+      rect(pal[k.s.out[i]], x(k.t0[i]), y + OPS_Y, x(k.t1[i]), OPS_H);
+    }
+  }
+
+  // ---------- overview ----------
+
+  var density = null;
+  function drawOverview() {
+    var w = W, h = 34;
+    octx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    octx.fillStyle = "#fbfbfc"; octx.fillRect(0, 0, w, h);
+    var ox = function (t) { return LABEL_W + (t + PAD) / (END + 2 * PAD) * plotW; };
+    faults.forEach(function (f) {
+      octx.fillStyle = rgba(faultColour(f), 0.25);
+      octx.fillRect(ox(f.from), 0, Math.max(ox(f.to) - ox(f.from), 1), h);
+    });
+    if (!density) {
+      density = new Float64Array(Math.ceil(plotW) + 1);
+      var k = K.cs;
+      for (var i = 0; i < k.n; i++) {
+        var c = Math.floor(ox(k.t0[i]) - LABEL_W);
+        if (c >= 0 && c < density.length) { density[c]++; }
+      }
+      density.max = 0;
+      for (i = 0; i < density.length; i++) { density.max = Math.max(density.max, density[i]); }
+    }
+    if (density.max > 0) {
+      octx.fillStyle = "rgba(26,115,232,0.45)";
+      for (var c2 = 0; c2 < density.length; c2++) {
+        if (!density[c2]) { continue; }
+        var bh = Math.max(1, Math.sqrt(density[c2] / density.max) * (h - 6));
+        octx.fillRect(LABEL_W + c2, h - bh, 1, bh);
+      }
+    }
+    octx.fillStyle = C.viol;
+    marks.forEach(function (m) { octx.fillRect(ox(m.from) - 1, 0, 3, h); });
+    var a = ox(v0), b = ox(v1);
+    octx.fillStyle = "rgba(32,33,36,0.12)";
+    octx.fillRect(LABEL_W, 0, Math.max(a - LABEL_W, 0), h);
+    octx.fillRect(b, 0, Math.max(LABEL_W + plotW - b, 0), h);
+    octx.strokeStyle = "#1a73e8"; octx.lineWidth = 1.5;
+    octx.strokeRect(a, 1, Math.max(b - a, 2), h - 2);
+    octx.fillStyle = C.muted; octx.font = "11px system-ui, sans-serif"; octx.textBaseline = "middle";
+    octx.fillText("whole run", 8, h / 2);
+  }
+
+  // ---------- view ----------
+
+  var pending = false;
+  function schedule() {
+    if (pending) { return; }
+    pending = true;
+    window.requestAnimationFrame(function () { pending = false; draw(); });
+  }
+  function setView(a, b) {
+    var span = Math.min(Math.max(b - a, MIN_SPAN), END + 2 * PAD);
+    var c = (a + b) / 2;
+    a = c - span / 2; b = c + span / 2;
+    if (a < -PAD) { b += -PAD - a; a = -PAD; }
+    if (b > END + PAD) { a -= b - END - PAD; b = END + PAD; }
+    v0 = Math.max(a, -PAD); v1 = b;
+    schedule();
+  }
+  function zoom(f, at) {
+    if (at === undefined) { at = (v0 + v1) / 2; }
+    setView(at - (at - v0) * f, at + (v1 - at) * f);
+  }
+  function pan(px) { var dt = px / plotW * (v1 - v0); setView(v0 + dt, v1 + dt); }
+
+  function showMark(mi, scroll) {
+    var m = marks[mi];
+    if (!m) { return; }
+    var lo = Infinity, hi = -Infinity;
+    m.parts.forEach(function (p) { lo = Math.min(lo, p.t0); hi = Math.max(hi, p.t1); });
+    var pad = Math.max((hi - lo) * 0.3, 2e6);
+    selected = mi;
+    setView(lo - pad, hi + pad);
+    if (scroll) { document.getElementById("timeline").scrollIntoView({ behavior: "smooth", block: "start" }); }
+  }
+
+  // ---------- hit testing and tooltips ----------
+
+  function find(k, l, t, tol) {
+    var best = -1, bestLen = Infinity;
+    for (var i = firstFrom(k, l, t - tol); i < k.off[l + 1] && k.t0[i] <= t + tol; i++) {
+      if (k.t1[i] < t - tol) { continue; }
+      var len = k.t1[i] - k.t0[i];
+      if (len < bestLen) { best = i; bestLen = len; }
+    }
+    return best;
+  }
+  function hit(px, py) {
+    var t = tAt(px), tol = 4 / plotW * (v1 - v0);
+    if (px < LABEL_W) { return null; }
+    if (py >= AXIS_H && py < LANES_TOP) {
+      var row = Math.floor((py - AXIS_H - 2) / FAULT_ROW_H);
+      for (var fi = 0; fi < faults.length; fi++) {
+        var f = faults[fi];
+        if (f.row === row && f.from - tol <= t && t <= f.to + tol) { return { kind: "fault", i: fi, t: t }; }
+      }
+      return null;
+    }
+    var l = Math.floor((py - LANES_TOP) / LANE_H);
+    if (l < 0 || l >= lanes.length) { return null; }
+    var dy = py - LANES_TOP - l * LANE_H, i;
+    if (dy < BAND_Y - 1) {
+      var kinds = ["acquire", "extend", "release"];
+      for (var ki = 0; ki < kinds.length; ki++) {
+        i = find(K[kinds[ki]], l, t, tol);
+        if (i >= 0) { return { kind: kinds[ki], lane: l, i: i, t: t }; }
+      }
+      return null;
+    }
+    i = find(K.cs, l, t, tol);
+    if (i >= 0 && dy >= CS_Y - 2 && dy <= CS_Y + CS_H + 2) { return { kind: "cs", lane: l, i: i, t: t }; }
+    i = find(K.lease, l, t, tol);
+    if (i >= 0) { return { kind: "lease", lane: l, i: i, t: t }; }
+    i = find(K.cs, l, t, tol);
+    if (i >= 0) { return { kind: "cs", lane: l, i: i, t: t }; }
+    return null;
+  }
+
+  function activeFaults(t) {
+    return faults.filter(function (f) { return f.from <= t && t <= f.to; }).map(function (f) {
+      return esc(f.name) + (f.targets && f.targets.length ? " <span class=\"t-dim\">" + esc(f.targets.join(" ")) + "</span>" : "");
+    });
+  }
+
+  function describe(h) {
+    var out = [], k, i, s;
+    if (h.kind === "fault") {
+      var f = faults[h.i];
+      out.push("<b>fault " + esc(f.name) + "</b>");
+      if (f.targets && f.targets.length) { out.push("targets: " + esc(f.targets.join(", "))); }
+      out.push("injected " + fmtT(f.from) + (f.healed ? ", healed " + fmtT(f.to) + " (" + fmtD(f.to - f.from) + ")" : ", <span class=\"t-warn\">never healed</span> (to the end of the run)"));
+      return out.join("<br>");
+    }
+    k = K[h.kind]; i = h.i; s = k.s;
+    var who = esc(lanes[h.lane]) + (keyName(s.key[i]) ? " · key " + esc(keyName(s.key[i])) : "");
+    if (h.kind === "cs") {
+      out.push("<b>critical section #" + s.id[i] + "</b> · " + who);
+      out.push("read " + (s.read[i] !== null ? s.read[i] : "?") + " at " + fmtT(k.t0[i]));
+      var o = s.out[i];
+      if (o === OK) {
+        out.push("wrote " + (s.wrote[i] !== null ? s.wrote[i] : "?") + " at " + fmtT(k.t1[i]) + " (" + fmtD(k.t1[i] - k.t0[i]) + " after the read)");
+      } else if (o === FAIL) {
+        out.push("<span class=\"t-warn\">did not write: " + esc(text(s.why[i]) || "failed") + "</span> at " + fmtT(k.t1[i]));
+      } else {
+        out.push("<span class=\"t-warn\">" + outName(o) + "</span>" + (text(s.why[i]) ? ": " + esc(text(s.why[i])) : "") + " at " + fmtT(k.t1[i]));
+      }
+      if (s.fence[i]) { out.push("fence " + s.fence[i]); }
+      var v = [];
+      if (s.vr[i] !== null) { v.push(fmtD(s.vr[i]) + " at the read"); }
+      if (s.vw[i] !== null) { v.push((s.vw[i] < 0 ? "<span class=\"t-bad\">" + fmtD(s.vw[i]) + " at the write: wrote after ValidUntil</span>" : fmtD(s.vw[i]) + " at the write")); }
+      if (v.length) { out.push("validity left: " + v.join(", ")); }
+      (marked[i] || []).forEach(function (mi) {
+        out.push("<span class=\"t-bad\"><b>V" + marks[mi].n + "</b>: " + esc(causeLabel(marks[mi].cause)) + "</span>");
+      });
+    } else if (h.kind === "lease") {
+      out.push("<b>lease</b> (acquire #" + s.id[i] + ") · " + who);
+      out.push("held from " + fmtT(k.t0[i]) + " for " + fmtD(k.t1[i] - k.t0[i]));
+      if (s.vu[i] !== null) { out.push("ValidUntil " + fmtT(k.t0[i] + s.vu[i])); }
+      var end = s.end[i], rel = s.rel[i];
+      if (end === END_RELEASED) { out.push("released at " + fmtT(k.t1[i])); }
+      else if (end === END_EXPIRED) {
+        out.push("<span class=\"t-warn\">ran out at " + fmtT(k.t1[i]) + "</span>" + (rel !== null ? ", released " + fmtD(k.t0[i] + rel - k.t1[i]) + " later" : ", never released"));
+      } else if (end === END_SUPERSEDED) { out.push("acquired again at " + fmtT(k.t1[i]) + " without a release"); }
+      else { out.push("still held when the history ends"); }
+      if (s.ext[i]) { out.push("extended " + s.ext[i] + (s.ext[i] === 1 ? " time" : " times")); }
+      if (s.fence[i]) { out.push("fence " + s.fence[i]); }
+    } else {
+      out.push("<b>" + h.kind + " #" + s.id[i] + "</b> · " + who);
+      out.push((s.out[i] === OK ? "ok" : "<span class=\"t-warn\">" + outName(s.out[i]) + "</span>") +
+        " · " + fmtT(k.t0[i]) + " → " + fmtT(k.t1[i]) + " (" + fmtD(k.t1[i] - k.t0[i]) + ")");
+      if (s.valid[i] !== null) { out.push("granted " + fmtD(s.valid[i]) + " of validity, until " + fmtT(k.t1[i] + s.valid[i])); }
+      if (s.fence[i]) { out.push("fence " + s.fence[i]); }
+      if (text(s.err[i])) { out.push("error: " + esc(text(s.err[i]))); }
+    }
+    var af = activeFaults(h.t);
+    if (af.length) { out.push("<span class=\"t-dim\">faults at this instant:</span> " + af.join(", ")); }
+    return out.join("<br>");
+  }
+
+  function showTip(h, px, py) {
+    if (!h) { tip.hidden = true; return; }
+    tip.innerHTML = describe(h);
+    tip.hidden = false;
+    var tw = tip.offsetWidth, th = tip.offsetHeight;
+    var left = px + 14, top = py + 14;
+    if (left + tw > W - 4) { left = Math.max(4, px - tw - 14); }
+    if (top + th > H - 4) { top = Math.max(4, py - th - 14); }
+    tip.style.left = left + "px"; tip.style.top = top + "px";
+  }
+
+  // ---------- input ----------
+
+  function local(e, el) { var r = el.getBoundingClientRect(); return { x: e.clientX - r.left, y: e.clientY - r.top }; }
+
+  canvas.addEventListener("wheel", function (e) {
+    e.preventDefault();
+    var p = local(e, canvas);
+    var dx = e.deltaX, dy = e.deltaY;
+    if (e.deltaMode === 1) { dx *= 16; dy *= 16; }
+    if (e.shiftKey && !dx) { dx = dy; dy = 0; }
+    if (Math.abs(dx) > Math.abs(dy)) { pan(dx); } else if (dy) { zoom(Math.exp(dy * 0.0018), tAt(Math.max(p.x, LABEL_W))); }
+  }, { passive: false });
+
+  var drag = null;
+  canvas.addEventListener("pointerdown", function (e) {
+    if (e.button !== 0) { return; }
+    drag = { x: e.clientX, v0: v0, v1: v1, moved: false };
+    try { canvas.setPointerCapture(e.pointerId); } catch (err) { /* a synthetic pointer */ }
+  });
+  canvas.addEventListener("pointermove", function (e) {
+    var p = local(e, canvas);
+    if (drag) {
+      var dx = e.clientX - drag.x;
+      if (Math.abs(dx) > 2) { drag.moved = true; canvas.classList.add("dragging"); tip.hidden = true; }
+      if (drag.moved) { var dt = dx / plotW * (drag.v1 - drag.v0); setView(drag.v0 - dt, drag.v1 - dt); }
+      return;
+    }
+    var h = hit(p.x, p.y);
+    var changed = JSON.stringify(h && [h.kind, h.lane, h.i]) !== JSON.stringify(hover && [hover.kind, hover.lane, hover.i]);
+    hover = h;
+    showTip(h, p.x, p.y);
+    if (changed) { schedule(); }
+  });
+  function endDrag() { drag = null; canvas.classList.remove("dragging"); }
+  canvas.addEventListener("pointerup", endDrag);
+  canvas.addEventListener("pointercancel", endDrag);
+  canvas.addEventListener("pointerleave", function () { if (!drag) { hover = null; tip.hidden = true; schedule(); } });
+  canvas.addEventListener("dblclick", function (e) { zoom(0.5, tAt(local(e, canvas).x)); });
+
+  var ovDrag = false;
+  function ovMove(e) {
+    var p = local(e, ov);
+    var t = (p.x - LABEL_W) / plotW * (END + 2 * PAD) - PAD, half = (v1 - v0) / 2;
+    setView(t - half, t + half);
+  }
+  ov.addEventListener("pointerdown", function (e) {
+    ovDrag = true;
+    try { ov.setPointerCapture(e.pointerId); } catch (err) { /* a synthetic pointer */ }
+    ovMove(e);
+  });
+  ov.addEventListener("pointermove", function (e) { if (ovDrag) { ovMove(e); } });
+  ov.addEventListener("pointerup", function () { ovDrag = false; });
+
+  document.getElementById("zoom-in").addEventListener("click", function () { zoom(0.5); });
+  document.getElementById("zoom-out").addEventListener("click", function () { zoom(2); });
+  document.getElementById("pan-left").addEventListener("click", function () { pan(-plotW * 0.4); });
+  document.getElementById("pan-right").addEventListener("click", function () { pan(plotW * 0.4); });
+  document.getElementById("zoom-fit").addEventListener("click", function () { selected = -1; setView(-PAD, END + PAD); });
+  Array.prototype.forEach.call(document.querySelectorAll("[data-mark]"), function (el) {
+    if (el.tagName === "ARTICLE") { return; }
+    el.addEventListener("click", function (e) {
+      e.preventDefault();
+      var mi = Number(el.getAttribute("data-mark"));
+      showMark(mi, true);
+      if (history.replaceState) { history.replaceState(null, "", "#v" + (mi + 1)); }
+    });
+  });
+  window.addEventListener("resize", function () { resize(); schedule(); });
+
+  // ---------- self-test ----------
+  // Opened at #selftest, the page exercises its own tooltips, hit testing and input handlers once, so that a
+  // headless browser test covers the code a person reaches only by pointing and clicking. Errors surface through
+  // window.onerror like any other; data-selftest counts what was exercised.
+
+  function selfTest() {
+    var n = 0, l, i;
+    ["acquire", "extend", "release", "lease", "cs"].forEach(function (kind) {
+      var k = K[kind];
+      for (l = 0; l < lanes.length; l++) {
+        for (i = k.off[l]; i < k.off[l + 1] && i < k.off[l] + 40; i++) { describe({ kind: kind, lane: l, i: i, t: k.t0[i] }); n++; }
+      }
+    });
+    faults.forEach(function (f, fi) { describe({ kind: "fault", i: fi, t: f.from }); n++; });
+    marks.forEach(function (m, mi) {
+      showMark(mi, false); draw();
+      m.parts.forEach(function (p) {
+        if (p.lane < 0) { return; }
+        var px = x((p.t0 + p.t1) / 2), py = LANES_TOP + p.lane * LANE_H + CS_Y + CS_H / 2;
+        var h = hit(px, py);
+        if (!h || h.kind !== "cs" || h.i !== p.cs) { throw new Error("V" + m.n + ": hit test at its section found " + JSON.stringify(h)); }
+        hover = h; showTip(h, px, py); draw(); n++;
+      });
+    });
+    setView(-PAD, END + PAD);
+    for (var py = 0; py < H; py += 4) {
+      for (var px = LABEL_W; px < W; px += 23) { var h2 = hit(px, py); if (h2) { describe(h2); n++; } }
+    }
+    var r = canvas.getBoundingClientRect(), cx = r.left + W / 2, cy = r.top + LANES_TOP + 5;
+    canvas.dispatchEvent(new WheelEvent("wheel", { deltaY: -400, clientX: cx, clientY: cy, bubbles: true, cancelable: true }));
+    canvas.dispatchEvent(new WheelEvent("wheel", { deltaX: 200, clientX: cx, clientY: cy, bubbles: true, cancelable: true }));
+    canvas.dispatchEvent(new PointerEvent("pointerdown", { clientX: cx, clientY: cy, button: 0, pointerId: 7, bubbles: true }));
+    canvas.dispatchEvent(new PointerEvent("pointermove", { clientX: cx - 120, clientY: cy, pointerId: 7, bubbles: true }));
+    canvas.dispatchEvent(new PointerEvent("pointerup", { clientX: cx - 120, clientY: cy, pointerId: 7, bubbles: true }));
+    canvas.dispatchEvent(new PointerEvent("pointermove", { clientX: cx, clientY: cy + LANE_H, pointerId: 7, bubbles: true }));
+    canvas.dispatchEvent(new MouseEvent("dblclick", { clientX: cx, clientY: cy, bubbles: true }));
+    var o = ov.getBoundingClientRect();
+    ov.dispatchEvent(new PointerEvent("pointerdown", { clientX: o.left + W / 3, clientY: o.top + 10, pointerId: 8, bubbles: true }));
+    ov.dispatchEvent(new PointerEvent("pointerup", { clientX: o.left + W / 3, clientY: o.top + 10, pointerId: 8, bubbles: true }));
+    ["zoom-in", "zoom-out", "pan-left", "pan-right", "zoom-fit"].forEach(function (id) { document.getElementById(id).click(); draw(); n++; });
+    n += 8;
+    draw();
+    body.setAttribute("data-selftest", String(n));
+  }
+
+  // ---------- start ----------
+
+  resize();
+  var m0 = /^#v(\d+)$/.exec(location.hash);
+  if (m0 && marks[Number(m0[1]) - 1]) { showMark(Number(m0[1]) - 1, false); }
+  draw();
+  if (location.hash === "#selftest") { selfTest(); }
+  body.setAttribute("data-highlighted", String(resolved));
+  body.setAttribute("data-init-ms", (performance.now() - t0Init).toFixed(1));
+  body.setAttribute("data-ready", "1");
+})();
