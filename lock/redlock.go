@@ -1,0 +1,152 @@
+package lock
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Redlock is the algorithm of seed 001 in full: SET NX PX with one token on every node in parallel, each bounded
+// by the per-node timeout; the lock holds when a majority granted it and validity = TTL − elapsed − drift is still
+// positive, drift being TTL×DriftFactor + 2ms; otherwise it is released on every node before retrying. Extend
+// renews on a majority. It assumes nodes do not forget (no restart without fsync) and clocks do not jump.
+type Redlock struct{}
+
+// Name implements Strategy.
+func (Redlock) Name() string { return "redlock" }
+
+// New implements Strategy.
+func (Redlock) New(nodes []redis.UniversalClient, opt Options) Locker {
+	return &redlockLocker{nodes: nodes, opt: opt.WithDefaults()}
+}
+
+type redlockLocker struct {
+	nodes []redis.UniversalClient
+	opt   Options
+}
+
+func (l *redlockLocker) quorum() int { return len(l.nodes)/2 + 1 }
+
+func (l *redlockLocker) drift() time.Duration {
+	return time.Duration(float64(l.opt.TTL)*l.opt.DriftFactor) + 2*time.Millisecond
+}
+
+// fanOut runs f on every node in parallel, each under the per-node timeout, and returns how many said yes and how
+// many failed with an error (outcome unknown on that node).
+func (l *redlockLocker) fanOut(ctx context.Context, f func(ctx context.Context, c redis.UniversalClient) (bool, error)) (yes, errs int) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, c := range l.nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nctx, cancel := context.WithTimeout(ctx, l.opt.NodeTimeout)
+			ok, err := f(nctx, c)
+			cancel()
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs++
+			} else if ok {
+				yes++
+			}
+		}()
+	}
+	wg.Wait()
+	return yes, errs
+}
+
+func (l *redlockLocker) releaseAll(key, tok string) {
+	// Releasing must not be cut short by the caller's context: partial locks left behind block others.
+	ctx, cancel := context.WithTimeout(context.Background(), l.opt.NodeTimeout)
+	defer cancel()
+	l.fanOut(ctx, func(ctx context.Context, c redis.UniversalClient) (bool, error) {
+		n, err := releaseScript.Run(ctx, c, []string{key}, tok).Int()
+		return n == 1, err
+	})
+}
+
+// ErrValidityExhausted is wrapped into ErrNotAcquired when a majority granted the lock but acquiring took so long
+// that no validity was left.
+var ErrValidityExhausted = errors.New("lock: acquisition ate the validity")
+
+func (l *redlockLocker) Acquire(ctx context.Context, key string) (Lease, error) {
+	tok := token(l.opt)
+	var lease *redlockLease
+	sawErr := false
+	err := retry(ctx, l.opt, func() (bool, error) {
+		start := l.opt.Now()
+		yes, errs := l.fanOut(ctx, func(ctx context.Context, c redis.UniversalClient) (bool, error) {
+			return c.SetNX(ctx, key, tok, l.opt.TTL).Result()
+		})
+		if errs > 0 {
+			sawErr = true
+		}
+		validity := l.opt.TTL - l.opt.Now().Sub(start) - l.drift()
+		if yes >= l.quorum() && validity > 0 {
+			lease = &redlockLease{l: l, key: key, token: tok, until: start.Add(l.opt.TTL - l.drift())}
+			return true, nil
+		}
+		l.releaseAll(key, tok)
+		return false, nil
+	})
+	if err != nil {
+		if errors.Is(err, ErrNotAcquired) && sawErr {
+			// Some node's answer was lost: after releasing everywhere nothing should remain, but a SET that landed
+			// after the release may linger until it expires. Report it as indeterminate, as it is.
+			return nil, indeterminate("redlock acquire", errors.New("a node did not answer"))
+		}
+		return nil, err
+	}
+	return lease, nil
+}
+
+type redlockLease struct {
+	l          *redlockLocker
+	key, token string
+	until      time.Time
+}
+
+func (s *redlockLease) Fence() int64          { return 0 }
+func (s *redlockLease) ValidUntil() time.Time { return s.until }
+
+func (s *redlockLease) Extend(ctx context.Context) error {
+	start := s.l.opt.Now()
+	yes, errs := s.l.fanOut(ctx, func(ctx context.Context, c redis.UniversalClient) (bool, error) {
+		n, err := extendScript.Run(ctx, c, []string{s.key}, s.token, s.l.opt.TTL.Milliseconds()).Int()
+		return n == 1, err
+	})
+	validity := s.l.opt.TTL - s.l.opt.Now().Sub(start) - s.l.drift()
+	if yes >= s.l.quorum() && validity > 0 {
+		s.until = start.Add(s.l.opt.TTL - s.l.drift())
+		return nil
+	}
+	if yes+errs < s.l.quorum() {
+		return ErrLockLost // a majority definitely no longer holds our token
+	}
+	return indeterminate("redlock extend", errors.New("no majority renewed in time"))
+}
+
+func (s *redlockLease) Release(ctx context.Context) error {
+	yes, errs := s.l.fanOut(ctx, func(ctx context.Context, c redis.UniversalClient) (bool, error) {
+		n, err := releaseScript.Run(ctx, c, []string{s.key}, s.token).Int()
+		return n == 1, err
+	})
+	if yes == 0 && errs == 0 {
+		return ErrLockLost
+	}
+	if errs > 0 && yes < s.l.quorum() {
+		return indeterminate("redlock release", errors.New("some nodes did not answer"))
+	}
+	return nil
+}
+
+func init() {
+	Register(Info{
+		Name: "redlock", Summary: "parallel SET NX PX on 5 nodes with per-node timeout; majority and validity = ttl − elapsed − drift; release everywhere on failure",
+		Origin: "seed 001", Weakness: "a restart without persistence, a clock jump or a long pause", Make: func() Strategy { return Redlock{} },
+	})
+}
