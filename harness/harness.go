@@ -67,5 +67,5 @@ func (r Result) Summary() string {
 		return fmt.Sprintf("%s/%s seed %d: interrupted after %s; history in %s (re-judge with `redlock-harness check %s`)",
 			r.Scenario, r.Strategy, r.Seed, r.Elapsed.Round(time.Millisecond), r.Dir, r.Dir)
 	}
-	return fmt.Sprintf("%s/%s seed %d: %s — %s", r.Scenario, r.Strategy, r.Seed, r.Check.Summary(), r.Dir)
+	return fmt.Sprintf("%s/%s seed %d: %s — %s/report.html", r.Scenario, r.Strategy, r.Seed, r.Check.Summary(), r.Dir)
 }

@@ -203,6 +203,9 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	if err := WriteVerdict(dir, res.Check); err != nil {
 		return res, setup(err)
 	}
+	if err := WriteReport(dir, h, res.Check); err != nil {
+		return res, setup(err)
+	}
 	_ = updateLatest(dir)
 	return res, nil
 }

@@ -9,11 +9,22 @@ import (
 	"time"
 
 	"github.com/redlock-harness/redlock-harness/checker"
+	"github.com/redlock-harness/redlock-harness/harness"
 	"github.com/redlock-harness/redlock-harness/history"
 )
 
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	return judge("check", false, args, stdout, stderr)
+}
+
+// cmdReport re-judges a run and rewrites its report.html from the history.
+func cmdReport(args []string, stdout, stderr io.Writer) int {
+	return judge("report", true, args, stdout, stderr)
+}
+
+func judge(name string, report bool, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	writeReport := fs.Bool("report", report, "also write report.html and linearizability.html beside the history")
 	timeout := fs.Duration("timeout", 60*time.Second, "time limit of the linearizability check")
 	if code, ok := parseFlags(fs, args, stderr); !ok {
 		return code
@@ -36,5 +47,14 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	r := checker.Check(h, checker.Options{Timeout: *timeout})
 	fmt.Fprintln(stdout, r.Text())
+	if *writeReport {
+		dir := filepath.Dir(path)
+		if err := harness.WriteReport(dir, h, r); err != nil {
+			fmt.Fprintf(stderr, "report: %v\n", err)
+			return exitNoRun
+		}
+		_ = r.WriteVisualization(filepath.Join(dir, "linearizability.html"))
+		fmt.Fprintf(stdout, "report: %s\n", filepath.Join(dir, "report.html"))
+	}
 	return exitCode(r.Verdict)
 }

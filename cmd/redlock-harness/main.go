@@ -32,6 +32,7 @@ Commands:
   run     --scenario NAME [--strategy a,b|all] [--seed N] [--duration D] [--backend local] [--out DIR]
           run a scenario against lock strategies and judge each run
   check   PATH          re-judge a saved history (a history.jsonl or a run directory)
+  report  RUN_DIR       re-judge a run and regenerate its report.html from the history
   compare [--scenarios …] [--strategies …] [--seeds N] [--duration D] [--parallel P]
           run the strategies × scenarios matrix; writes results/compare/<timestamp>/matrix.{md,json,html}
   gate    [--expectations FILE] [--seeds N] [--share 0.9] [--junit FILE] [--readme README.md]
@@ -61,6 +62,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(ctx, args[1:], stdout, stderr)
 	case "check":
 		return cmdCheck(args[1:], stdout, stderr)
+	case "report":
+		return cmdReport(args[1:], stdout, stderr)
 	case "compare":
 		return cmdCompare(ctx, args[1:], stdout, stderr)
 	case "gate":
