@@ -57,7 +57,7 @@ gate: deps build
 # gate-ci is the short profile CI runs: fewer seeds and shorter runs, so an unsafe cell needs only 2 of 2 catches
 # of a shorter run. It says so in its first line.
 gate-ci: deps build
-	./$(BIN) gate --seeds 2 --share 1 --parallel $(PARALLEL) --quiet --scenarios $(GATE_CI_SCENARIOS) --junit results/gate-ci-junit.xml
+	./$(BIN) gate --seeds 2 --share 1 --duration 8s --parallel $(PARALLEL) --quiet --scenarios $(GATE_CI_SCENARIOS) --junit results/gate-ci-junit.xml
 
 # readme-table runs the full gate and rewrites the results table in README.md.
 readme-table: deps build

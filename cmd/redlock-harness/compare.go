@@ -181,8 +181,12 @@ func cmdGate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gate: %v\n", err)
 		return exitNoRun
 	}
-	fmt.Fprintf(stdout, "gate: %s, %d seeds per cell, unsafe cells must be caught on %d of %d\n",
-		exp.File, mf.seeds, matrix.RequiredCatches(mf.seeds, *share), mf.seeds)
+	length := "each scenario's full length"
+	if mf.duration > 0 {
+		length = "runs cut to " + mf.duration.String() + " (a short profile)"
+	}
+	fmt.Fprintf(stdout, "gate: %s, %d seeds per cell, %s, unsafe cells must be caught on %d of %d\n",
+		exp.File, mf.seeds, length, matrix.RequiredCatches(mf.seeds, *share), mf.seeds)
 	m, err := runMatrix(ctx, p, mf.quiet, stdout)
 	if err != nil || m == nil {
 		fmt.Fprintf(stderr, "gate: %v\n", err)

@@ -1,0 +1,37 @@
+package scenarios_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/redlock-harness/redlock-harness/scenarios"
+)
+
+func TestExpectationsLoadingIsStrictWithFileAndLine(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"an unknown scenario names its line", "nope:\n  lua: {expect: safe, why: x}\n", "e.yaml:1: unknown scenario \"nope\""},
+		{"an expectation other than safe or unsafe is refused", "baseline:\n  lua: {expect: maybe, why: x}\n", "e.yaml:2: baseline/lua: expect must be safe or unsafe"},
+		{"an unknown field is refused", "baseline:\n  lua: {expect: safe, why: x, colour: red}\n", "unknown field \"colour\""},
+		{"a missing reason is refused", "baseline:\n  lua: {expect: safe}\n", "give a one-line reason"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := scenarios.ParseExpectations("e.yaml", []byte(tc.yaml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestTheBuiltinExpectationsLoadAndNameOnlyKnownCells(t *testing.T) {
+	e, err := scenarios.LoadExpectations("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e.Cells) == 0 {
+		t.Fatal("no expectations")
+	}
+}
