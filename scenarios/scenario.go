@@ -88,8 +88,13 @@ type FaultSpec struct {
 	Jitter  Duration `yaml:"jitter" json:"jitter,omitempty"`
 	// Delay is how long a crashed node stays down before it restarts.
 	Delay Duration `yaml:"delay" json:"delay,omitempty"`
-	// Jump is how far a clock fault moves a node's wall clock.
+	// Jump is how far ahead a clock fault moves a node's wall clock, in whole seconds.
 	Jump Duration `yaml:"jump" json:"jump,omitempty"`
+	// Period is how long a clock-strobe holds each position (jumped, then real) while it is in force.
+	Period Duration `yaml:"period" json:"period,omitempty"`
+	// Lag is how long a failover's replica is cut off its primary before the primary dies: every write the
+	// primary acknowledged in that time is lost with it.
+	Lag Duration `yaml:"lag" json:"lag,omitempty"`
 	// Stall is how long a client-stall freezes each chosen worker.
 	Stall Duration `yaml:"stall" json:"stall,omitempty"`
 

@@ -10,11 +10,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/redlock-harness/redlock-harness/harness/netem"
 )
 
 // InstallCommand is what a user runs to get the redis-server binary the local backend needs.
@@ -26,6 +29,13 @@ var ErrNoRedisServer = errors.New("redis-server not found")
 // Local runs each node as a redis-server process on a free loopback port, in its own temporary directory, with
 // no persistence unless asked. Processes get SIGKILL if the harness itself dies (Pdeathsig), so a crash of the
 // harness leaves no server behind.
+//
+// With Spec.FakeClock every process runs under libfaketime with a follow file of its own (see FakeClock), and
+// SetClockOffset moves a node's wall clock. With Spec.Replicas every node has an asynchronous replica, another
+// redis-server started with --replicaof, which follows its primary through a Toxiproxy link of the backend's
+// own: StallReplication cuts that link, so the replica falls behind while the primary keeps acknowledging
+// writes, as a replica behind a congested or broken network does; Failover then kills the primary and promotes
+// the replica, and whatever the replica had not received is lost.
 type Local struct {
 	// Binary is the redis-server to run; empty means look it up on PATH (and install it when root).
 	Binary string
@@ -34,9 +44,18 @@ type Local struct {
 	// LogDir, when set, keeps each node's log there instead of in the temporary directory.
 	LogDir string
 
-	mu    sync.Mutex
-	nodes []*localNode
+	mu      sync.Mutex
+	nodes   []*localNode
+	retired []*localNode // primaries a failover replaced: dead, kept until Stop removes their directories
+	fake    *fakeTools   // libfaketime and its shim, with Spec.FakeClock
+	repl    *netem.Net   // the replicas' links to their primaries, with Spec.Replicas
+	stopped bool
+	bg      sync.WaitGroup // replacement replicas being started after a failover
+	bgCtx   context.Context
+	bgStop  context.CancelFunc
 }
+
+type fakeTools struct{ lib, shim string }
 
 type localNode struct {
 	name string
@@ -44,6 +63,17 @@ type localNode struct {
 	dir  string
 	cmd  *exec.Cmd
 	done chan struct{}
+	// follow is, for a replica, the address it replicates from (its link to the primary); empty for a primary.
+	follow string
+	// clock is the process's fake wall clock, nil without Spec.FakeClock.
+	clock *FakeClock
+
+	// With Spec.Replicas, on a primary: its replica (nil while a replacement starts after a failover), the link
+	// the replica follows it through, and a channel closed once the replica is in place or failed to start.
+	replica   *localNode
+	replLink  *netem.Link
+	replReady chan struct{}
+	replErr   error
 }
 
 // Name implements Backend.
@@ -75,7 +105,8 @@ func FindRedisServer() (string, error) {
 	return p, nil
 }
 
-// Start implements Backend.
+// Start implements Backend. The nodes start in parallel; with Spec.Replicas it returns once every replica has
+// completed its first synchronisation.
 func (l *Local) Start(ctx context.Context, spec Spec) ([]Node, error) {
 	n := spec.Nodes
 	if spec.Persistence == "aof-always" {
@@ -88,52 +119,168 @@ func (l *Local) Start(ctx context.Context, spec Spec) ([]Node, error) {
 		}
 		l.Binary = p
 	}
-	out := make([]Node, 0, n)
-	for i := 0; i < n; i++ {
-		dir, err := os.MkdirTemp("", "redlock-harness-"+NodeName(i)+"-")
+	if spec.FakeClock {
+		lib, err := FindLibfaketime()
 		if err != nil {
-			l.Stop(context.Background())
 			return nil, err
 		}
-		node := &localNode{name: NodeName(i), dir: dir}
+		shim, err := FakeTimeShim()
+		if err != nil {
+			return nil, err
+		}
+		l.fake = &fakeTools{lib: lib, shim: shim}
+	}
+	l.mu.Lock()
+	l.stopped = false
+	l.bgCtx, l.bgStop = context.WithCancel(context.Background())
+	l.mu.Unlock()
+	fail := func(err error) ([]Node, error) {
+		l.Stop(context.Background())
+		return nil, err
+	}
+	primaries := make([]*localNode, 0, n)
+	for i := 0; i < n; i++ {
+		node, err := l.newNode(NodeName(i), "")
+		if err != nil {
+			return fail(err)
+		}
+		primaries = append(primaries, node)
 		l.mu.Lock()
 		l.nodes = append(l.nodes, node)
 		l.mu.Unlock()
-		var lastErr error
-		for attempt := 0; attempt < 5; attempt++ {
-			port, err := FreePort()
-			if err != nil {
-				lastErr = err
-				continue
-			}
-			node.port = port
-			if lastErr = l.startNode(ctx, node); lastErr == nil {
-				break
-			}
-		}
-		if lastErr != nil {
-			l.Stop(context.Background())
-			return nil, fmt.Errorf("start %s: %w", node.name, lastErr)
-		}
-		out = append(out, Node{Name: node.name, Addr: node.addr()})
 	}
+	if err := l.startAll(ctx, primaries); err != nil {
+		return fail(err)
+	}
+	if spec.Replicas {
+		repl, err := netem.New("")
+		if err != nil {
+			return fail(err)
+		}
+		l.mu.Lock()
+		l.repl = repl
+		l.mu.Unlock()
+		var replicas []*localNode
+		for _, p := range primaries {
+			link, err := repl.AddLink("replica", p.name, p.addr())
+			if err != nil {
+				return fail(err)
+			}
+			r, err := l.newNode(p.name+"-replica", link.Addr())
+			if err != nil {
+				return fail(err)
+			}
+			ready := make(chan struct{})
+			close(ready)
+			l.mu.Lock()
+			p.replica, p.replLink, p.replReady = r, link, ready
+			l.mu.Unlock()
+			replicas = append(replicas, r)
+		}
+		if err := l.startAll(ctx, replicas); err != nil {
+			return fail(err)
+		}
+		for _, r := range replicas {
+			if err := waitSynced(ctx, r.addr()); err != nil {
+				return fail(fmt.Errorf("%s: %w", r.name, err))
+			}
+		}
+	}
+	out := make([]Node, 0, n)
+	l.mu.Lock()
+	for _, p := range primaries {
+		out = append(out, Node{Name: p.name, Addr: p.addr()})
+	}
+	l.mu.Unlock()
 	return out, nil
+}
+
+// newNode makes a node's directory (and fake clock); follow is the address a replica replicates from.
+func (l *Local) newNode(name, follow string) (*localNode, error) {
+	dir, err := os.MkdirTemp("", "redlock-harness-"+name+"-")
+	if err != nil {
+		return nil, err
+	}
+	node := &localNode{name: name, dir: dir, follow: follow}
+	if l.fake != nil {
+		if node.clock, err = NewFakeClock(filepath.Join(dir, "faketime")); err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, err
+		}
+	}
+	return node, nil
+}
+
+// startAll starts the nodes in parallel (a fake clock holds each process up to a second at start).
+func (l *Local) startAll(ctx context.Context, nodes []*localNode) error {
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = l.startOnFreePort(ctx, n)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (l *Local) startOnFreePort(ctx context.Context, n *localNode) error {
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		port, err := FreePort()
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		l.mu.Lock()
+		n.port = port
+		l.mu.Unlock()
+		if lastErr = l.startNode(ctx, n); lastErr == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return fmt.Errorf("start %s: %w", n.name, lastErr)
 }
 
 func (n *localNode) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(n.port)) }
 
 func (l *Local) startNode(ctx context.Context, n *localNode) error {
-	logFile := filepath.Join(n.dir, "redis.log")
+	l.mu.Lock()
+	port, dir, follow, clock := n.port, n.dir, n.follow, n.clock
+	l.mu.Unlock()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	logFile := filepath.Join(dir, "redis.log")
 	if l.LogDir != "" {
 		logFile = filepath.Join(l.LogDir, n.name+".log")
 	}
 	args := []string{
-		"--port", strconv.Itoa(n.port), "--bind", "127.0.0.1", "--protected-mode", "no",
-		"--save", "", "--appendonly", "no", "--dir", n.dir, "--logfile", logFile, "--daemonize", "no",
+		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--protected-mode", "no",
+		"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", logFile, "--daemonize", "no",
+		// A replica's full synchronisation starts at once instead of waiting 5s for other replicas to join it.
+		"--repl-diskless-sync-delay", "0",
 	}
 	args = append(args, l.ExtraArgs...)
+	if follow != "" {
+		host, p, err := net.SplitHostPort(follow)
+		if err != nil {
+			return err
+		}
+		args = append(args, "--replicaof", host, p)
+	}
 	cmd := exec.Command(l.Binary, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if clock != nil {
+		// The offset in force carries over to a restarted process.
+		if err := clock.Prepare(); err != nil {
+			return err
+		}
+		cmd.Env = append(os.Environ(), FakeTimeEnv(l.fake.lib, l.fake.shim, clock.File)...)
+	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -144,21 +291,45 @@ func (l *Local) startNode(ctx context.Context, n *localNode) error {
 	l.mu.Lock()
 	n.cmd, n.done = cmd, done
 	l.mu.Unlock()
-	if err := waitReady(ctx, n.addr(), done); err != nil {
+	err := waitReady(ctx, addr, done)
+	if err == nil && clock != nil {
+		err = clock.Calibrate(ctx, addr)
+	}
+	if err != nil {
 		killWait(cmd, done)
 		logTail, _ := os.ReadFile(logFile)
 		if len(logTail) > 600 {
 			logTail = logTail[len(logTail)-600:]
 		}
-		return fmt.Errorf("%v (port %d): %s%s", err, n.port, stderr.String(), logTail)
+		return fmt.Errorf("%v (port %d): %s%s", err, port, stderr.String(), logTail)
 	}
 	return nil
 }
 
 func waitReady(ctx context.Context, addr string, exited <-chan struct{}) error {
+	deadline := time.Now().Add(10 * time.Second)
+	// Wait for the port first with plain dials: the client logs every failed dial, and a process under a fake
+	// clock takes up to a second to listen.
+	for {
+		conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			conn.Close()
+			break
+		}
+		select {
+		case <-exited:
+			return errors.New("redis-server exited at start")
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("redis-server did not listen within 10s: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		err := c.Ping(pctx).Err()
@@ -175,6 +346,26 @@ func waitReady(ctx context.Context, addr string, exited <-chan struct{}) error {
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("redis-server did not answer PING within 10s: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitSynced waits until the replica at addr has completed a synchronisation with its primary.
+func waitSynced(ctx context.Context, addr string) error {
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	defer c.Close()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		info, err := c.Info(ctx, "replication").Result()
+		if err == nil && strings.Contains(info, "master_link_status:up") {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("replica did not synchronise with its primary within 15s: %v %q", err, info)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -201,49 +392,62 @@ func (l *Local) node(i int) (*localNode, error) {
 	return l.nodes[i], nil
 }
 
+// proc returns the process serving node i now.
+func (l *Local) proc(i int) (*localNode, *exec.Cmd, chan struct{}, error) {
+	n, err := l.node(i)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return n, n.cmd, n.done, nil
+}
+
 // Pause implements Pauser with SIGSTOP.
 func (l *Local) Pause(_ context.Context, i int) error {
-	n, err := l.node(i)
+	_, cmd, _, err := l.proc(i)
 	if err != nil {
 		return err
 	}
-	return n.cmd.Process.Signal(syscall.SIGSTOP)
+	return cmd.Process.Signal(syscall.SIGSTOP)
 }
 
 // Resume implements Pauser with SIGCONT.
 func (l *Local) Resume(_ context.Context, i int) error {
-	n, err := l.node(i)
+	_, cmd, _, err := l.proc(i)
 	if err != nil {
 		return err
 	}
-	return n.cmd.Process.Signal(syscall.SIGCONT)
+	return cmd.Process.Signal(syscall.SIGCONT)
 }
 
 // Kill implements Restarter with SIGKILL: no shutdown, no final save.
 func (l *Local) Kill(_ context.Context, i int) error {
-	n, err := l.node(i)
+	_, cmd, done, err := l.proc(i)
 	if err != nil {
 		return err
 	}
-	killWait(n.cmd, n.done)
+	killWait(cmd, done)
 	return nil
 }
 
 // Restart implements Restarter: the node comes back on the same port and directory, with whatever its
-// persistence settings kept.
+// persistence settings kept, and under a fake clock the same offset from real time it had.
 func (l *Local) Restart(ctx context.Context, i int) (string, error) {
-	n, err := l.node(i)
+	n, _, done, err := l.proc(i)
 	if err != nil {
 		return "", err
 	}
 	select {
-	case <-n.done:
+	case <-done:
 	default:
 		return "", fmt.Errorf("%s is still running", n.name)
 	}
 	var last error
 	for attempt := 0; attempt < 20; attempt++ {
 		if last = l.startNode(ctx, n); last == nil {
+			l.mu.Lock()
+			defer l.mu.Unlock()
 			return n.addr(), nil
 		}
 		time.Sleep(100 * time.Millisecond) // the port may linger for a moment after the kill
@@ -251,12 +455,176 @@ func (l *Local) Restart(ctx context.Context, i int) (string, error) {
 	return "", last
 }
 
-// PIDs returns the process ids of the running nodes, for tests that check nothing is left behind.
+// SetClockOffset implements ClockSkewer: node i's wall clock reads real time + offset from now on (0 puts it
+// back on real time). The offset must be a whole number of seconds. It needs Spec.FakeClock. The offset belongs
+// to the process serving the node: it survives a crash-restart, but a failover brings the promoted replica's
+// own clock.
+func (l *Local) SetClockOffset(_ context.Context, i int, offset time.Duration) error {
+	n, err := l.node(i)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	clock := n.clock
+	l.mu.Unlock()
+	if clock == nil {
+		return fmt.Errorf("%s runs without a fake clock: start the backend with Spec.FakeClock", n.name)
+	}
+	return clock.SetOffset(offset)
+}
+
+// ClockOffset returns the offset in force on node i (0 without a fake clock).
+func (l *Local) ClockOffset(i int) time.Duration {
+	n, err := l.node(i)
+	if err != nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n.clock == nil {
+		return 0
+	}
+	return n.clock.Offset()
+}
+
+const stallToxic = "replication-stall"
+
+// replLink returns node i's replication link, waiting for a replacement replica still being started.
+func (l *Local) replLink(ctx context.Context, i int) (*localNode, *netem.Link, error) {
+	n, err := l.node(i)
+	if err != nil {
+		return nil, nil, err
+	}
+	l.mu.Lock()
+	ready := n.replReady
+	l.mu.Unlock()
+	if ready == nil {
+		return nil, nil, fmt.Errorf("%s has no replica: start the backend with Spec.Replicas", n.name)
+	}
+	select {
+	case <-ready:
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n.replica == nil {
+		return nil, nil, fmt.Errorf("%s has no replica: %v", n.name, n.replErr)
+	}
+	return n, n.replLink, nil
+}
+
+// StallReplication cuts node i's replica off its primary (a blackhole on the link between them, both ways):
+// the primary goes on acknowledging writes that the replica does not receive. Failover after a stall loses
+// every write acknowledged since the stall began; ResumeReplication lets the replica catch up instead.
+func (l *Local) StallReplication(ctx context.Context, i int) error {
+	_, link, err := l.replLink(ctx, i)
+	if err != nil {
+		return err
+	}
+	for _, s := range []netem.Stream{netem.Upstream, netem.Downstream} {
+		t := netem.Toxic{Name: stallToxic + "-" + string(s), Type: "timeout", Stream: s, Attributes: map[string]any{"timeout": 0}}
+		if err := link.AddToxic(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ResumeReplication reconnects node i's replica to its primary, which resynchronises it.
+func (l *Local) ResumeReplication(ctx context.Context, i int) error {
+	_, link, err := l.replLink(ctx, i)
+	if err != nil {
+		return err
+	}
+	removeStall(ctx, link)
+	return nil
+}
+
+func removeStall(ctx context.Context, link *netem.Link) {
+	for _, s := range []netem.Stream{netem.Upstream, netem.Downstream} {
+		_ = link.RemoveToxic(ctx, stallToxic+"-"+string(s)) // absent unless stalled
+	}
+}
+
+// Failover implements Failoverer, as Sentinel or a managed service would do it when a primary dies: node i's
+// primary is killed with SIGKILL (whatever it had not yet sent its replica dies with it), its replica is
+// promoted with REPLICAOF NO ONE and serves the node from then on, at the address returned. The caller repoints
+// its clients. A new replica of the promoted node is started in the background, so that the node can fail over
+// again; Failover waits for it when called before it is in place.
+func (l *Local) Failover(ctx context.Context, i int) (string, error) {
+	n, link, err := l.replLink(ctx, i)
+	if err != nil {
+		return "", err
+	}
+	l.mu.Lock()
+	r, cmd, done := n.replica, n.cmd, n.done
+	l.mu.Unlock()
+	killWait(cmd, done)
+	c := redis.NewClient(&redis.Options{Addr: r.addr(), MaxRetries: -1})
+	err = c.Do(ctx, "REPLICAOF", "NO", "ONE").Err()
+	c.Close()
+	if err != nil {
+		return "", fmt.Errorf("promote %s: %w", r.name, err)
+	}
+	l.mu.Lock()
+	l.retired = append(l.retired, &localNode{name: n.name, dir: n.dir, cmd: n.cmd, done: n.done})
+	n.port, n.dir, n.cmd, n.done, n.clock = r.port, r.dir, r.cmd, r.done, r.clock
+	n.replica, n.replErr = nil, nil
+	ready := make(chan struct{})
+	n.replReady = ready
+	addr := n.addr()
+	stopped := l.stopped
+	if !stopped {
+		l.bg.Add(1)
+	}
+	bgCtx := l.bgCtx
+	l.mu.Unlock()
+	if stopped {
+		close(ready)
+		return addr, nil
+	}
+	go l.replaceReplica(bgCtx, n, link, addr, ready)
+	return addr, nil
+}
+
+// replaceReplica starts a new replica of node n, following it at primary through link.
+func (l *Local) replaceReplica(ctx context.Context, n *localNode, link *netem.Link, primary string, ready chan struct{}) {
+	defer l.bg.Done()
+	defer close(ready)
+	removeStall(ctx, link)
+	err := link.SetUpstream(primary)
+	var r *localNode
+	if err == nil {
+		r, err = l.newNode(n.name+"-replica", link.Addr())
+	}
+	if err == nil {
+		if err = l.startOnFreePort(ctx, r); err == nil {
+			err = waitSynced(ctx, r.addr())
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err == nil && !l.stopped {
+		n.replica = r
+		return
+	}
+	if err == nil {
+		err = errors.New("backend stopped")
+	}
+	n.replErr = err
+	if r != nil {
+		killWait(r.cmd, r.done)
+		_ = os.RemoveAll(r.dir)
+	}
+}
+
+// PIDs returns the process ids of the running nodes and replicas, for tests that check nothing is left behind.
 func (l *Local) PIDs() []int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []int
-	for _, n := range l.nodes {
+	for _, n := range l.all() {
 		if n.cmd != nil && n.cmd.Process != nil {
 			select {
 			case <-n.done:
@@ -268,14 +636,39 @@ func (l *Local) PIDs() []int {
 	return out
 }
 
-// Stop implements Backend: every node is killed and its directory removed.
+// all lists every process record: nodes, their replicas and retired primaries. l.mu must be held.
+func (l *Local) all() []*localNode {
+	var out []*localNode
+	for _, n := range l.nodes {
+		out = append(out, n)
+		if n.replica != nil {
+			out = append(out, n.replica)
+		}
+	}
+	return append(out, l.retired...)
+}
+
+// Stop implements Backend: every node and replica is killed and its directory removed.
 func (l *Local) Stop(_ context.Context) error {
 	l.mu.Lock()
-	nodes := l.nodes
-	l.nodes = nil
+	l.stopped = true
+	if l.bgStop != nil {
+		l.bgStop()
+	}
 	l.mu.Unlock()
-	for _, n := range nodes {
+	l.bg.Wait() // a replacement replica being started is killed or registered first
+	l.mu.Lock()
+	procs := l.all()
+	repl := l.repl
+	l.nodes, l.retired, l.repl = nil, nil, nil
+	l.mu.Unlock()
+	for _, n := range procs {
 		killWait(n.cmd, n.done)
+	}
+	if repl != nil {
+		_ = repl.Close()
+	}
+	for _, n := range procs {
 		if n.dir != "" {
 			_ = os.RemoveAll(n.dir)
 		}
