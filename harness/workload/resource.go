@@ -10,7 +10,8 @@ import (
 	"github.com/redlock-harness/redlock-harness/history"
 )
 
-// ErrFenced is returned by Resource.Write when the write carries a fencing token lower than one already seen.
+// ErrFenced is returned by Resource.Read and Resource.Write when the access carries a fencing token lower than one
+// the resource has already seen for the key.
 var ErrFenced = errors.New("workload: stale fencing token")
 
 // Resource is the protected state: one counter per key. Each critical section reads a counter and writes it plus
@@ -22,21 +23,33 @@ type Resource struct {
 	fenced bool
 	vals   map[string]int64
 	fences map[string]int64
-	// rejected counts writes refused for a stale token.
+	// rejected counts reads and writes refused for a stale token.
 	rejected int64
 }
 
-// NewResource makes a resource. When fenced is true, it rejects a write whose fencing token is lower than the
-// highest it has accepted for the key: that is how fencing tokens protect real storage.
+// NewResource makes a resource. When fenced is true, it rejects an access whose fencing token is lower than the
+// highest it has seen for the key: that is how fencing tokens protect real storage. Reads count as well as
+// writes: a critical section is a read-modify-write, and if only writes raised the bar, a stale holder could
+// write between a newer holder's read and its write (the newer holder's token not yet seen), and the newer
+// holder would then overwrite that increment. Seeing the token at the read closes that gap.
 func NewResource(clock history.Clock, fenced bool) *Resource {
 	return &Resource{clock: clock, fenced: fenced, vals: map[string]int64{}, fences: map[string]int64{}}
 }
 
-// Read returns the key's value and the instant of the read.
-func (r *Resource) Read(key string) (v int64, t int64) {
+// Read returns the key's value and the instant of the read, or ErrFenced (and the instant of the refusal) when the
+// resource is fenced and fence is lower than the highest token seen for the key. A fenced read raises that bar.
+func (r *Resource) Read(key string, fence int64) (v int64, t int64, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.vals[key], r.clock.Now()
+	t = r.clock.Now()
+	if r.fenced {
+		if fence < r.fences[key] {
+			r.rejected++
+			return 0, t, ErrFenced
+		}
+		r.fences[key] = fence
+	}
+	return r.vals[key], t, nil
 }
 
 // Write stores v under key and returns the instant of the write, or ErrFenced (and the instant of the refusal).
@@ -62,7 +75,7 @@ func (r *Resource) Value(key string) int64 {
 	return r.vals[key]
 }
 
-// Rejected returns how many writes were refused for a stale token.
+// Rejected returns how many reads and writes were refused for a stale token.
 func (r *Resource) Rejected() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()

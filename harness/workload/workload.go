@@ -221,9 +221,16 @@ func (w *Workload) acquire(ctx context.Context, wk *Worker, key string) lock.Lea
 // criticalSection reads, works (renewing as needed), checks and writes. It reports whether the worker crashed.
 func (w *Workload) criticalSection(ctx context.Context, wk *Worker, key string, lease lock.Lease, hold, ttl time.Duration) bool {
 	id := w.hist.NewID()
-	read, tRead := w.res.Read(key)
+	read, tRead, rerr := w.res.Read(key, lease.Fence())
 	w.hist.Record(history.Event{T: tRead, Ev: history.EvInvoke, ID: id, Op: history.OpCS, Worker: wk.Name, Key: key,
 		Fence: lease.Fence(), ValidNS: validNS(lease.ValidUntil())})
+	if errors.Is(rerr, ErrFenced) {
+		// A newer holder has already been here: the stale holder's section ends before it read anything.
+		w.abandoned.Add(1)
+		w.hist.Record(history.Event{T: tRead, Ev: history.EvFail, ID: id, Op: history.OpCS, Worker: wk.Name, Key: key,
+			Fence: lease.Fence(), ValidNS: validNS(lease.ValidUntil()), Reason: history.ReasonFenced})
+		return false
+	}
 	fail := func(reason string) {
 		w.abandoned.Add(1)
 		w.hist.Record(history.Event{Ev: history.EvFail, ID: id, Op: history.OpCS, Worker: wk.Name, Key: key,
