@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +25,9 @@ var faultsUnderCtrlC = []struct{ kind, entry string }{
 	{"crash-restart", "kind: crash-restart\n    nodes: [n1]\n    delay: 2s"},
 	{"client-stall", "kind: client-stall\n    count: 2\n    stall: 30s"},
 	{"client-crash", "kind: client-crash\n    count: 2"},
+	{"clock-jump", "kind: clock-jump\n    nodes: [n1]\n    jump: 5s"},
+	{"clock-strobe", "kind: clock-strobe\n    nodes: [n1]\n    jump: 5s\n    period: 200ms"},
+	{"failover", "kind: failover\n    nodes: [n1]\n    lag: 300ms"},
 }
 
 // nodeDirs returns the data directories of the redis-server processes among pids (their --dir argument).
@@ -102,6 +107,19 @@ func TestCtrlCDuringEachFaultLeavesNoProcessNoDataDirAndAHistoryWithTheHeal(t *t
 			for _, d := range dirs {
 				if _, err := os.Stat(d); err == nil {
 					t.Errorf("node data directory %s is left behind", d)
+				}
+			}
+			// The embedded proxies went with the process: nothing listens on the links' addresses any more.
+			var cfg struct {
+				Links map[string]string `json:"links"`
+			}
+			if b, err := os.ReadFile(filepath.Join(filepath.Dir(hist), "config.json")); err != nil || json.Unmarshal(b, &cfg) != nil || len(cfg.Links) == 0 {
+				t.Errorf("config.json does not list the run's links: %v", err)
+			}
+			for name, addr := range cfg.Links {
+				if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+					c.Close()
+					t.Errorf("proxy %s still listens on %s after Ctrl-C", name, addr)
 				}
 			}
 			b, _ := os.ReadFile(hist)
