@@ -45,8 +45,10 @@ func LockOptions(s *scenarios.Scenario, extra ...lock.Option) lock.Options {
 	if s.Lock.AcquireTimeout > 0 {
 		opts = append(opts, lock.WithAcquireTimeout(s.Lock.AcquireTimeout.D()))
 	}
-	if s.Lock.Retries > 0 || s.Lock.RetryDelay > 0 {
+	if s.Lock.Retries > 0 {
 		opts = append(opts, lock.WithRetries(s.Lock.Retries, s.Lock.RetryDelay.D()))
+	} else if s.Lock.RetryDelay > 0 {
+		opts = append(opts, lock.WithRetryDelay(s.Lock.RetryDelay.D()))
 	}
 	if s.Lock.NodeTimeout > 0 {
 		opts = append(opts, lock.WithNodeTimeout(s.Lock.NodeTimeout.D()))

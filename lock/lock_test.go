@@ -30,12 +30,16 @@ func nodes(t *testing.T, n int) (*cluster.Local, []redis.UniversalClient) {
 	return b, out
 }
 
+// mk builds a locker with no retries and a generous per-node timeout (unless opts say otherwise): the default,
+// TTL/20, is a few tens of milliseconds, which a loaded test machine can exceed, and a test that is not about
+// timeouts must not see one.
 func mk(name string, cs []redis.UniversalClient, opts ...lock.Option) lock.Locker {
 	info, err := lock.Lookup(name)
 	if err != nil {
 		panic(err)
 	}
-	return info.Make().New(cs, lock.NewOptions(append([]lock.Option{lock.WithRetries(0, time.Millisecond)}, opts...)...))
+	base := []lock.Option{lock.WithRetries(0, time.Millisecond), lock.WithNodeTimeout(250 * time.Millisecond)}
+	return info.Make().New(cs, lock.NewOptions(append(base, opts...)...))
 }
 
 func TestSetnxDelDeletesALockThatAnotherClientNowHolds(t *testing.T) {

@@ -1,6 +1,8 @@
 package lock
 
 import (
+	"context"
+	"encoding/json"
 	"math/rand/v2"
 	"time"
 )
@@ -12,7 +14,10 @@ type Options struct {
 	TTL time.Duration `json:"ttl"`
 	// AcquireTimeout bounds one Acquire call, retries included. Default 2 × TTL.
 	AcquireTimeout time.Duration `json:"acquire_timeout"`
-	// Retries is how many times Acquire tries again after the lock was found held. Default 20.
+	// Retries is how many times Acquire tries again after the lock was found held. Default 20 when it was never
+	// set; WithRetries(0, …) means no retry at all (a single try), and so does a negative value. Because 0 is both
+	// "unset" and "no retry", whether it was set is remembered beside it (and restored from JSON when the
+	// "retries" key is present), so that applying the defaults again never turns "no retry" into 20.
 	Retries int `json:"retries"`
 	// RetryDelay is the base delay between tries; each wait is drawn uniformly from [RetryDelay/2, RetryDelay×1.5)
 	// so that contenders do not retry in lock step. Default 20ms.
@@ -26,7 +31,29 @@ type Options struct {
 	Rand *rand.Rand `json:"-"`
 	// Now is the holder's local clock. Default time.Now.
 	Now func() time.Time `json:"-"`
+	// Step, when set, is called by the multi-step strategies at each named point between two of their commands
+	// (the Step... constants), with the operation's context. Those gaps are where a client that dies or stalls
+	// does its harm (a SETNX whose PEXPIRE never comes, a GET whose DEL lands on someone else's lock), and a test
+	// cannot hit them by chance: Step lets it act there (pause, let a key expire, make another client acquire)
+	// deterministically. A non-nil error aborts the operation at that point as a crashed client would: nothing
+	// after it is sent, nothing is cleaned up, and the caller sees an indeterminate error. Default nil.
+	Step func(ctx context.Context, point string) error `json:"-"`
+
+	retriesSet bool
 }
+
+// The points at which strategies call Options.Step. Each names the gap between two commands of one operation.
+const (
+	// StepBetweenSetNXAndExpire: setnx-expire's acquire, after SETNX granted the key and before its PEXPIRE.
+	StepBetweenSetNXAndExpire = "between-setnx-and-expire"
+	// StepBetweenGetAndDel: get-del's release, after GET matched the token and before the DEL.
+	StepBetweenGetAndDel = "between-get-and-del"
+	// StepBetweenGetAndExpire: get-del's extend, after GET matched the token and before the PEXPIRE.
+	StepBetweenGetAndExpire = "between-get-and-pexpire"
+	// StepBetweenFenceRounds: fenced's acquire, after the INCR round fixed the token and before it is written
+	// back to a majority.
+	StepBetweenFenceRounds = "between-fence-rounds"
+)
 
 // Option changes one field of Options.
 type Option func(*Options)
@@ -37,10 +64,15 @@ func WithTTL(d time.Duration) Option { return func(o *Options) { o.TTL = d } }
 // WithAcquireTimeout bounds one Acquire call.
 func WithAcquireTimeout(d time.Duration) Option { return func(o *Options) { o.AcquireTimeout = d } }
 
-// WithRetries sets how many times Acquire tries again, waiting about delay between tries.
+// WithRetries sets how many times Acquire tries again, waiting about delay between tries. n = 0 means a single
+// try (it is not "unset"); a delay of 0 keeps the default delay.
 func WithRetries(n int, delay time.Duration) Option {
-	return func(o *Options) { o.Retries, o.RetryDelay = n, delay }
+	return func(o *Options) { o.Retries, o.RetryDelay, o.retriesSet = n, delay, true }
 }
+
+// WithRetryDelay sets the base delay between tries and leaves the number of retries alone, for callers that
+// override the delay only.
+func WithRetryDelay(d time.Duration) Option { return func(o *Options) { o.RetryDelay = d } }
 
 // WithNodeTimeout bounds each command to one node.
 func WithNodeTimeout(d time.Duration) Option { return func(o *Options) { o.NodeTimeout = d } }
@@ -53,6 +85,11 @@ func WithRand(r *rand.Rand) Option { return func(o *Options) { o.Rand = r } }
 
 // WithClock sets the holder's local clock.
 func WithClock(now func() time.Time) Option { return func(o *Options) { o.Now = now } }
+
+// WithStep installs the hook the multi-step strategies call between their commands (see Options.Step).
+func WithStep(f func(ctx context.Context, point string) error) Option {
+	return func(o *Options) { o.Step = f }
+}
 
 // NewOptions applies opts over the documented defaults.
 func NewOptions(opts ...Option) Options {
@@ -73,9 +110,10 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.Retries < 0 {
 		o.Retries = 0
-	} else if o.Retries == 0 {
+	} else if o.Retries == 0 && !o.retriesSet {
 		o.Retries = 20
 	}
+	o.retriesSet = true
 	if o.RetryDelay <= 0 {
 		o.RetryDelay = 20 * time.Millisecond
 	}
@@ -101,4 +139,33 @@ func (o Options) Jitter() time.Duration {
 		return 0
 	}
 	return time.Duration(d/2 + o.Rand.Int64N(d))
+}
+
+// UnmarshalJSON reads Options as they are recorded (config.json) and remembers whether "retries" was present, so
+// that a recorded "retries": 0 replays as no retry rather than as the default.
+func (o *Options) UnmarshalJSON(b []byte) error {
+	type plain Options // no methods: no recursion
+	p := plain(*o)
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(b, &keys); err != nil {
+		return err
+	}
+	_, has := keys["retries"]
+	p.retriesSet = o.retriesSet || has
+	*o = Options(p)
+	return nil
+}
+
+// step calls the Step hook at point, when there is one; its error is the caller's indeterminate outcome.
+func (o Options) step(ctx context.Context, point string) error {
+	if o.Step == nil {
+		return nil
+	}
+	if err := o.Step(ctx, point); err != nil {
+		return indeterminate(point, err)
+	}
+	return nil
 }

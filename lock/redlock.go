@@ -74,6 +74,15 @@ func (l *redlockLocker) releaseAll(key, tok string) {
 var ErrValidityExhausted = errors.New("lock: acquisition ate the validity")
 
 func (l *redlockLocker) Acquire(ctx context.Context, key string) (Lease, error) {
+	lease, err := l.acquire(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return lease, nil
+}
+
+// acquire is Acquire with the concrete lease, for the strategies built on Redlock (fenced).
+func (l *redlockLocker) acquire(ctx context.Context, key string) (*redlockLease, error) {
 	tok := token(l.opt)
 	var lease *redlockLease
 	sawErr := false

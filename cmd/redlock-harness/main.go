@@ -17,6 +17,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Exit codes, as Jepsen's: a violation is not a crash of the tool.
@@ -46,7 +48,14 @@ Exit codes: 0 every verdict valid, 1 a violation found, 2 the harness could not 
 Run 'redlock-harness COMMAND -h' for a command's flags.
 `
 
+// quietDriver drops go-redis's own log lines ("failed to dial after N attempts", pool notices): under injected
+// faults they come by the hundred, and what they say is already in the history as info and fail events.
+type quietDriver struct{}
+
+func (quietDriver) Printf(context.Context, string, ...any) {}
+
 func main() {
+	redis.SetLogger(quietDriver{})
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -89,8 +89,8 @@ func New(cfg Config, addrs func(group int) []string, hist *history.Writer) *Work
 	return w
 }
 
-// NewClient is the go-redis client every worker uses for one node: no driver retries (the harness, not the driver,
-// decides what is retried) and context deadlines honoured, so a strategy's per-node timeout is real.
+// NewClient is the go-redis client every worker uses for one node: no driver retries, of commands or of dials (the
+// harness, not the driver, decides what is retried) and context deadlines honoured, so a strategy's per-node timeout is real.
 func NewClient(addr string, ttl time.Duration) *redis.Client {
 	return redis.NewClient(&redis.Options{
 		Addr:                  addr,
@@ -98,6 +98,7 @@ func NewClient(addr string, ttl time.Duration) *redis.Client {
 		ContextTimeoutEnabled: true,
 		PoolSize:              4,
 		DialTimeout:           max(ttl, time.Second),
+		DialerRetries:         1, // no hidden dial retries either: go-redis would otherwise try 5 times
 		ReadTimeout:           max(2*ttl, 2*time.Second),
 		WriteTimeout:          max(2*ttl, 2*time.Second),
 		DisableIdentity:       true,
