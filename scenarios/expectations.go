@@ -18,6 +18,11 @@ const (
 	// Unsafe: the harness must catch the strategy violating mutual exclusion on (nearly) every seed; a run that
 	// does not is the harness going blind.
 	Unsafe = "unsafe"
+	// Stalls: the strategy makes too little progress under the scenario for any verdict (DESIGN's "L",
+	// availability loss): every seed must end unknown for too little work, or invalid (a lock that also breaks
+	// is still caught). A seed that is valid, or unknown for another reason, fails the cell: the strategy or the
+	// workload changed, and the cell must be measured again.
+	Stalls = "stalls"
 )
 
 // Expectation is one cell of the truth table: what a strategy is expected to do under a scenario, and why.
@@ -47,8 +52,8 @@ func (e *Expectations) Lookup(scenario, strategy string) (Expectation, bool) {
 
 // LoadExpectations reads an expectations file; an empty path means the built-in scenarios/expectations.yaml.
 //
-// The format maps scenario → strategy → {expect: safe|unsafe, why: one line}. Loading is strict: an unknown
-// scenario, strategy or field, or an expectation other than safe/unsafe, is an error with file and line.
+// The format maps scenario → strategy → {expect: safe|unsafe|stalls, why: one line}. Loading is strict: an
+// unknown scenario, strategy or field, or an expectation other than those three, is an error with file and line.
 func LoadExpectations(path string) (*Expectations, error) {
 	file := path
 	var data []byte
@@ -111,7 +116,7 @@ func ParseExpectations(file string, data []byte) (*Expectations, error) {
 			}
 			seen[id] = true
 			if tv.Kind != yaml.MappingNode {
-				bad(tv.Line, "%s: expected {expect: safe|unsafe, why: …}", id)
+				bad(tv.Line, "%s: expected {expect: safe|unsafe|stalls, why: …}", id)
 				continue
 			}
 			for k := 0; k+1 < len(tv.Content); k += 2 {
@@ -125,8 +130,8 @@ func ParseExpectations(file string, data []byte) (*Expectations, error) {
 					bad(fk.Line, "%s: unknown field %q (fields: expect, why)", id, fk.Value)
 				}
 			}
-			if cell.Expect != Safe && cell.Expect != Unsafe {
-				bad(tk.Line, "%s: expect must be safe or unsafe, got %q", id, cell.Expect)
+			if cell.Expect != Safe && cell.Expect != Unsafe && cell.Expect != Stalls {
+				bad(tk.Line, "%s: expect must be safe, unsafe or stalls, got %q", id, cell.Expect)
 			}
 			if cell.Why == "" {
 				bad(tk.Line, "%s: give a one-line reason (why: …)", id)

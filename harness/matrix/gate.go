@@ -22,7 +22,8 @@ type GateCell struct {
 
 // Evaluate holds every cell of m that has an expectation to it. A safe cell fails on any invalid, unknown or
 // errored run; an unsafe cell fails when fewer than share of its seeds caught it (unknown and errored runs do
-// not count as caught).
+// not count as caught); a stalls cell fails on any run that is valid, errored, or unknown for another reason
+// than too little work.
 func Evaluate(m *Matrix, exp *scenarios.Expectations, share float64) []GateCell {
 	var out []GateCell
 	for _, c := range m.Cells {
@@ -49,6 +50,22 @@ func Evaluate(m *Matrix, exp *scenarios.Expectations, share float64) []GateCell 
 			if len(bad) > 0 {
 				g.Pass = false
 				g.Message = fmt.Sprintf("%s is expected safe under %s (%s) but:\n%s", c.Strategy, c.Scenario, e.Why, strings.Join(bad, "\n"))
+			}
+		case scenarios.Stalls:
+			var moved []string
+			for _, r := range c.Runs {
+				switch {
+				case r.Verdict == string(checker.Invalid), r.Stalled():
+				case r.Verdict == "error":
+					moved = append(moved, fmt.Sprintf("seed %d: harness could not run: %s", r.Seed, r.Err))
+				default:
+					moved = append(moved, fmt.Sprintf("seed %d: %s: %s (%s)", r.Seed, r.Verdict, r.Summary, r.Dir))
+				}
+			}
+			if len(moved) > 0 {
+				g.Pass = false
+				g.Message = fmt.Sprintf("%s is expected to stall under %s (%s) but made enough progress for a verdict, or could not run; measure the cell again:\n%s",
+					c.Strategy, c.Scenario, e.Why, strings.Join(moved, "\n"))
 			}
 		case scenarios.Unsafe:
 			need := RequiredCatches(n, share)

@@ -95,3 +95,36 @@ func TestRequiredCatchesRoundsUp(t *testing.T) {
 		}
 	}
 }
+
+func TestAStallsCellPassesOnlyWhileTheLockMakesTooLittleProgressForAVerdict(t *testing.T) {
+	stalled := Outcome{Seed: 1, Verdict: "unknown", Written: 3, MinWritten: 20}
+	caught := Outcome{Seed: 2, Verdict: "invalid", Written: 40, MinWritten: 20}
+	progressed := Outcome{Seed: 3, Verdict: "valid", Written: 90, MinWritten: 20}
+	timedOut := Outcome{Seed: 4, Verdict: "unknown", Written: 900, MinWritten: 20}
+	for _, tc := range []struct {
+		name string
+		runs []Outcome
+		pass bool
+	}{
+		{"every seed stalled passes", []Outcome{stalled, stalled}, true},
+		{"a seed that stalled and one caught violating pass", []Outcome{stalled, caught}, true},
+		{"a seed that made progress and stayed valid fails", []Outcome{stalled, progressed}, false},
+		{"a seed unknown because the search timed out fails", []Outcome{stalled, timedOut}, false},
+		{"a seed the harness could not run fails", []Outcome{stalled, {Seed: 5, Verdict: "error", Err: "boom"}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, err := scenarios.ParseExpectations("test.yaml", []byte("baseline:\n  redlock-naive: {expect: stalls, why: test}\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := &Matrix{Cells: []CellResult{{Cell: Cell{"baseline", "redlock-naive"}, Runs: tc.runs}}}
+			cells := Evaluate(m, e, 0.9)
+			if len(cells) != 1 || cells[0].Pass != tc.pass {
+				t.Fatalf("pass = %v, want %v: %+v", cells[0].Pass, tc.pass, cells)
+			}
+			if !tc.pass && !strings.Contains(cells[0].Message, "expected to stall") {
+				t.Fatalf("message does not say what was expected: %s", cells[0].Message)
+			}
+		})
+	}
+}

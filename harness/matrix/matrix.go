@@ -51,9 +51,11 @@ type Outcome struct {
 	// FirstViolation is when the first violation happened, from the run's start; 0 when none.
 	FirstViolation time.Duration `json:"first_violation_ns,omitempty"`
 	Cause          string        `json:"cause,omitempty"`
-	// Written is the number of critical sections that wrote; CSPerSec their rate.
-	Written  int     `json:"written"`
-	CSPerSec float64 `json:"cs_per_sec"`
+	// Written is the number of critical sections that wrote; CSPerSec their rate. MinWritten is the run's minimum,
+	// below which a run that found no violation is unknown for too little work.
+	Written    int     `json:"written"`
+	MinWritten int     `json:"min_written"`
+	CSPerSec   float64 `json:"cs_per_sec"`
 	// Err is set when the harness could not run.
 	Err string `json:"error,omitempty"`
 }
@@ -73,6 +75,12 @@ func (c CellResult) Count(v string) int {
 		}
 	}
 	return n
+}
+
+// Stalled reports whether the run was unknown because it did too little work (the lock made no progress), as
+// opposed to unknown because the linearizability search ran out of time.
+func (o Outcome) Stalled() bool {
+	return o.Verdict == string(checker.Unknown) && o.Written < o.MinWritten
 }
 
 // Worst is the cell's worst verdict over its seeds.
@@ -287,5 +295,6 @@ func fillFromCheck(out *Outcome, res harness.Result) {
 	out.FirstViolation = res.Check.FirstViolation
 	out.Cause = string(res.Check.Cause)
 	out.Written = res.Check.Liveness.All.CS.Written
+	out.MinWritten = res.Check.MinCriticalSections
 	out.CSPerSec = res.Check.Liveness.All.CSPerSec
 }
