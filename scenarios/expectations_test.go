@@ -12,7 +12,7 @@ func TestExpectationsLoadingIsStrictWithFileAndLine(t *testing.T) {
 		name, yaml, want string
 	}{
 		{"an unknown scenario names its line", "nope:\n  lua: {expect: safe, why: x}\n", "e.yaml:1: unknown scenario \"nope\""},
-		{"an expectation other than safe or unsafe is refused", "baseline:\n  lua: {expect: maybe, why: x}\n", "e.yaml:2: baseline/lua: expect must be safe or unsafe"},
+		{"an expectation other than safe, unsafe or stalls is refused", "baseline:\n  lua: {expect: maybe, why: x}\n", "e.yaml:2: baseline/lua: expect must be safe, unsafe or stalls"},
 		{"an unknown field is refused", "baseline:\n  lua: {expect: safe, why: x, colour: red}\n", "unknown field \"colour\""},
 		{"a missing reason is refused", "baseline:\n  lua: {expect: safe}\n", "give a one-line reason"},
 	}
