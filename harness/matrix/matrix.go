@@ -141,7 +141,17 @@ func (c CellResult) Headline() string {
 	case c.Count("error") > 0:
 		return fmt.Sprintf("error %d/%d", c.Count("error"), n)
 	case c.Count(string(checker.Unknown)) > 0:
-		return fmt.Sprintf("unknown %d/%d", c.Count(string(checker.Unknown)), n)
+		unk, stalled := c.Count(string(checker.Unknown)), 0
+		for _, r := range c.Runs {
+			if r.Stalled() {
+				stalled++
+			}
+		}
+		if stalled == unk {
+			// Too little work to judge: the lock made no progress (availability loss), which is a finding too.
+			return fmt.Sprintf("stalled %d/%d", stalled, n)
+		}
+		return fmt.Sprintf("unknown %d/%d", unk, n)
 	default:
 		return fmt.Sprintf("valid %d/%d", c.Count(string(checker.Valid)), n)
 	}
