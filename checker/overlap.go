@@ -55,7 +55,9 @@ type Overlap struct {
 	Cause     Cause  `json:"cause"`
 	Outlived  string `json:"outlived,omitempty"`
 	BothValid bool   `json:"both_valid"`
-	// Faults names the faults in force at some instant of [From, To].
+	// Faults names the faults in force at some instant from the first holder's read to To: the fault that took
+	// the first holder's lock away (a crash, a clock jump, a failover) is often over by the time the second
+	// holder reads, so the window starts where the first holder's section did, not where the overlap does.
 	Faults []string `json:"faults"`
 }
 
@@ -145,7 +147,7 @@ func checkOverlap(ix *index, maxListed int) OverlapResult {
 					classified++
 				}
 				if perKey < maxListed {
-					ov.Faults = activeFaults(ix.faults, ov.From, ov.To)
+					ov.Faults = activeFaults(ix.faults, ov.First.ReadAt, ov.To)
 					listed = append(listed, ov)
 					perKey++
 				}
