@@ -29,7 +29,8 @@ func token(o Options) string {
 
 // retry calls try until it succeeds, fails indeterminately, or the retries or ctx run out. try returns
 // (true, nil) on success, (false, nil) when the lock is held by someone else, (_, err) when the outcome is unknown.
-// Between tries it waits a jittered RetryDelay. It returns ErrNotAcquired when every try found the lock held.
+// Between tries it waits a jittered, exponentially backed-off delay (Options.Backoff). It returns ErrNotAcquired
+// when every try found the lock held.
 func retry(ctx context.Context, o Options, try func() (bool, error)) error {
 	for i := 0; ; i++ {
 		ok, err := try()
@@ -42,7 +43,7 @@ func retry(ctx context.Context, o Options, try func() (bool, error)) error {
 		if i >= o.Retries {
 			return ErrNotAcquired
 		}
-		t := time.NewTimer(o.Jitter())
+		t := time.NewTimer(o.Backoff(i))
 		select {
 		case <-ctx.Done():
 			t.Stop()

@@ -19,9 +19,13 @@ type Options struct {
 	// "unset" and "no retry", whether it was set is remembered beside it (and restored from JSON when the
 	// "retries" key is present), so that applying the defaults again never turns "no retry" into 20.
 	Retries int `json:"retries"`
-	// RetryDelay is the base delay between tries; each wait is drawn uniformly from [RetryDelay/2, RetryDelay×1.5)
-	// so that contenders do not retry in lock step. Default 20ms.
+	// RetryDelay is the base delay between tries. The wait before retry i (0-based) backs off exponentially,
+	// RetryDelay×2^i capped at RetryMaxDelay, and is drawn uniformly from [d/2, d×1.5) of that value so that
+	// contenders do not retry in lock step (see Backoff). Default 20ms.
 	RetryDelay time.Duration `json:"retry_delay"`
+	// RetryMaxDelay caps the backoff, so that a lock freed after a long fault is retried within a fraction of a
+	// TTL. Default TTL/4, and never below RetryDelay.
+	RetryMaxDelay time.Duration `json:"retry_max_delay"`
 	// NodeTimeout bounds each command to one node, so that one dead node cannot eat the whole validity of a
 	// multi-node lock. Default TTL/20 (50ms for a 1s TTL), as Redlock recommends (a small fraction of the TTL).
 	NodeTimeout time.Duration `json:"node_timeout"`
@@ -117,6 +121,10 @@ func (o Options) WithDefaults() Options {
 	if o.RetryDelay <= 0 {
 		o.RetryDelay = 20 * time.Millisecond
 	}
+	if o.RetryMaxDelay <= 0 {
+		o.RetryMaxDelay = o.TTL / 4
+	}
+	o.RetryMaxDelay = max(o.RetryMaxDelay, o.RetryDelay)
 	if o.NodeTimeout <= 0 {
 		o.NodeTimeout = o.TTL / 20
 	}
@@ -132,7 +140,29 @@ func (o Options) WithDefaults() Options {
 	return o
 }
 
-// Jitter returns a retry wait drawn from [RetryDelay/2, RetryDelay×1.5).
+// Backoff returns the wait before retry i (0-based): RetryDelay×2^i, capped at RetryMaxDelay, jittered to
+// [d/2, d×1.5). Backing off matters under faults: two dozen contenders retrying a slow or cut-off node every few
+// milliseconds would each open a new connection per timed-out try (a connection whose reply may still come is
+// never reused), which floods the very network the fault slowed.
+func (o Options) Backoff(i int) time.Duration {
+	d := o.RetryDelay
+	for ; i > 0 && d < o.RetryMaxDelay; i-- {
+		d *= 2
+	}
+	if o.RetryMaxDelay > 0 {
+		d = min(d, o.RetryMaxDelay)
+	}
+	return jitter(o, d)
+}
+
+func jitter(o Options, d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return time.Duration(int64(d)/2 + o.Rand.Int64N(int64(d)))
+}
+
+// Jitter returns a retry wait drawn from [RetryDelay/2, RetryDelay×1.5), without backoff.
 func (o Options) Jitter() time.Duration {
 	d := int64(o.RetryDelay)
 	if d <= 0 {

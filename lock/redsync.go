@@ -17,7 +17,7 @@ import (
 // pool per node, built from the worker's own clients. It is Redlock as that library implements it: parallel SET NX
 // PX, validity = TTL − elapsed − TTL×DriftFactor, release everywhere after a failed try, majority extend.
 //
-// Options map onto its options: WithExpiry = TTL, WithTries = Retries+1, the retry delay drawn by Options.Jitter,
+// Options map onto its options: WithExpiry = TTL, WithTries = Retries+1, the retry delay drawn by Options.Backoff,
 // WithDriftFactor = DriftFactor, WithTimeoutFactor = NodeTimeout/TTL, and the lock values drawn from Options.Rand
 // so that a run replays from its seed. Redsync reads its own clock (time.Now), not Options.Now.
 //
@@ -66,7 +66,7 @@ func (l *redsyncLocker) mutexOptions() []redsync.Option {
 	return []redsync.Option{
 		redsync.WithExpiry(o.TTL),
 		redsync.WithTries(o.Retries + 1),
-		redsync.WithRetryDelayFunc(func(int) time.Duration { return o.Jitter() }),
+		redsync.WithRetryDelayFunc(func(tries int) time.Duration { return o.Backoff(tries - 1) }),
 		redsync.WithDriftFactor(o.DriftFactor),
 		redsync.WithTimeoutFactor(redsyncTimeoutFactor(o.NodeTimeout, o.TTL)),
 		redsync.WithGenValueFunc(func() (string, error) { return token(o), nil }),

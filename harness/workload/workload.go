@@ -99,6 +99,7 @@ func NewClient(addr string, ttl time.Duration) *redis.Client {
 		PoolSize:              4,
 		DialTimeout:           max(ttl, time.Second),
 		DialerRetries:         1, // no hidden dial retries either: go-redis would otherwise try 5 times
+		Protocol:              2, // RESP2: a new connection sends its first command at once, no HELLO round trip first
 		ReadTimeout:           max(2*ttl, 2*time.Second),
 		WriteTimeout:          max(2*ttl, 2*time.Second),
 		DisableIdentity:       true,
