@@ -22,7 +22,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	strategies := fs.String("strategy", "", "comma-separated strategies, or all (default: the scenario's own list, else all)")
 	seed := fs.Int64("seed", 1, "seed every random choice derives from")
 	duration := fs.Duration("duration", 0, "override the scenario's duration")
-	backend := fs.String("backend", "local", "where the nodes run: local")
+	backend := fs.String("backend", "local", "where the nodes run: local (redis-server processes) or docker (containers through the local Docker engine; the image is built offline at first use)")
 	out := fs.String("out", "results", "results directory")
 	toxAPI := fs.String("toxiproxy-api", "", "serve the embedded Toxiproxy's HTTP API on this address (e.g. 127.0.0.1:8474)")
 	quiet := fs.Bool("quiet", false, "no progress line")
@@ -106,12 +106,15 @@ func strategyNames(flagVal string, sc *scenarios.Scenario) ([]string, error) {
 	return out, nil
 }
 
+// backendMaker resolves --backend to a constructor: each run gets a backend of its own.
 func backendMaker(name string) (func() cluster.Backend, error) {
 	switch name {
 	case "local":
 		return func() cluster.Backend { return &cluster.Local{} }, nil
+	case "docker":
+		return func() cluster.Backend { return &cluster.Docker{} }, nil
 	default:
-		return nil, fmt.Errorf("unknown backend %q (known: local)", name)
+		return nil, fmt.Errorf("unknown backend %q (known: local, docker)", name)
 	}
 }
 

@@ -13,7 +13,8 @@ import (
 type Node struct {
 	// Name is n1, n2, … in scenario files and histories.
 	Name string
-	// Addr is host:port on loopback.
+	// Addr is host:port where the harness reaches the node: on loopback for local processes, the container's
+	// bridge address for docker (a published port would add Docker's userland proxy to every connection).
 	Addr string
 }
 

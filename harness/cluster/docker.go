@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
-	"io"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -18,81 +20,131 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
+	"github.com/redis/go-redis/v9"
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
-	"github.com/testcontainers/testcontainers-go/wait"
 )
 
-// ErrDockerUnavailable means the Docker engine could not be reached.
+// ErrDockerUnavailable means the Docker engine could not be reached, so that callers (and tests) can tell a
+// machine without an engine from a failure of the backend itself.
 var ErrDockerUnavailable = errors.New("docker engine not reachable")
 
-// DockerFix is what a user does when the Docker engine is not reachable.
+// DockerFix is what a user does when the Docker engine is not reachable; every ErrDockerUnavailable carries it,
+// so the message the user sees says how to get going.
 const DockerFix = "start the Docker daemon (sudo systemctl start docker) and check that /var/run/docker.sock exists " +
-	"and that you may use it (member of the docker group), or point DOCKER_HOST at a running engine"
+	"and that you may use it (member of the docker group), or point DOCKER_HOST at a running engine on this machine; " +
+	"or run with --backend local"
 
-// Labels on everything the docker backend creates: DockerLabelBackend on every container (value "docker"),
-// DockerLabelRun with the backend instance's own id, so that it removes exactly the containers it created.
+// Labels on everything the docker backend creates: DockerLabelBackend on every container (value "docker"), so
+// that a person or a test can list what the harness runs (docker ps -a --filter label=…); DockerLabelRun with
+// the backend instance's own id, so that it removes exactly the containers it created.
 const (
 	DockerLabelBackend = "org.redlock-harness.backend"
 	DockerLabelRun     = "org.redlock-harness.run"
 	dockerLabelNode    = "org.redlock-harness.node"
+	dockerLabelRole    = "org.redlock-harness.role" // "redis" (the server) or "net" (its network holder)
 	dockerLabelImage   = "org.redlock-harness.image"
 )
 
 const redisPort = "6379/tcp"
 
 // Docker runs each node as a container of an image built offline from the host's redis-server (see
-// docker_image.go), through testcontainers-go, with the node's port published on 127.0.0.1 only. The engine
-// must be local (the nodes are reached at 127.0.0.1).
+// docker_image.go), through testcontainers-go. A node is two containers: a network holder, which owns the node's
+// network namespace (its address on the engine's bridge network, and its port published on 127.0.0.1 only) for
+// the node's whole life, and the redis-server's container inside that namespace, which faults kill and start
+// again. The engine must be local; a node is ready when PING answers on its published port.
 //
-// Pause and Resume pause and unpause the container (the cgroup freezer: the process stops, its connections stay
-// open). Kill sends SIGKILL to the container; Restart starts the same container again: its filesystem, and so
-// an append-only file written with Spec.Persistence "aof-always", survives, but the published port may change,
-// so Restart returns the new address.
+// The harness then reaches each node at its bridge address when that address answers from this process (a Linux
+// host running its own engine), and at the published port otherwise (or always, with PublishedPorts). A
+// published port is served by the engine's userland proxy, one more process on every connection's path: on a
+// busy two-core machine it made a new connection cost more than the 50ms a Redlock client gives each node with a
+// 1s TTL, so that 24 workers reconnecting after their timeouts kept each other from ever acquiring; straight to
+// the bridge address, latency is the local backend's.
+//
+// Pause and Resume pause and unpause the server's container (the cgroup freezer: the process stops, its
+// connections stay open). Kill sends it SIGKILL; Restart starts the same container again: its filesystem, and so
+// an append-only file written with Spec.Persistence "aof-always", survives, and since the holder kept the
+// namespace, it comes back at the same address, as a local node comes back on the same port. While it is down,
+// connections to it are refused at once.
+//
+// With Spec.FakeClock the image also holds libfaketime and its shim (see faketime.go), every redis-server runs
+// under them, and its follow file lives in a host directory bind-mounted into the container: SetClockOffset
+// changes the file's mtime on the host, exactly as the local backend does.
+//
+// With Spec.Replicas every node has a replica (a holder and a server of its own) that follows its primary's
+// bridge address. StallReplication points the replica at an address where no primary answers, so it keeps what
+// it had while the primary goes on acknowledging writes; Failover then kills the primary and promotes the
+// replica, whose address it returns, and starts a new replica of it in the background.
 //
 // Testcontainers' reaper (Ryuk) is disabled, since its image cannot be pulled without a registry: Stop removes
 // every container the backend created, found by its labels, on every path (a failed or interrupted Start
-// included). Every call to the engine has a deadline.
+// included); only a harness killed outright leaves its containers, which DockerLabelBackend finds. Every call to
+// the engine has a deadline, and an operation on a running node, once begun, is finished even when the caller's
+// context ends meanwhile (see op).
 type Docker struct {
 	// Binary is the redis-server copied into the image; empty means look it up on PATH (and install it when
 	// root).
 	Binary string
 	// CallTimeout bounds each call to the engine (default 60s); the image build gets five times as long.
 	CallTimeout time.Duration
+	// PublishedPorts makes the harness reach every node at its published port on 127.0.0.1, even where its
+	// bridge address answers: slower (see above), but the way any other program on the host reaches it.
+	PublishedPorts bool
 
 	mu       sync.Mutex
 	id       string // this instance's DockerLabelRun value
 	provider *testcontainers.DockerProvider
 	image    string
 	built    bool
+	args     []string // redis-server's arguments, the same on every node and replica
+	fake     bool     // the nodes run under libfaketime
+	clockDir string   // host directory of the follow files, with Spec.FakeClock
 	nodes    []*dockerNode
-	dirty    bool // a Start failed or was interrupted: containers may exist that nodes does not know of
+	retired  []*dockerNode  // primaries a failover replaced: dead, removed by Stop
+	replicas map[string]int // replica containers started per node, to name them
+	dirty    bool           // a start failed or was interrupted: containers may exist that nodes does not know of
+	stopped  bool
+	bg       sync.WaitGroup // replacement replicas being started after a failover
+	bgCtx    context.Context
+	bgStop   context.CancelFunc
 }
 
 type dockerNode struct {
-	name string
-	ctr  *testcontainers.DockerContainer
-	addr string
+	name      string                          // n1, or n1-replica, n1-replica-2, … for a replica
+	holder    *testcontainers.DockerContainer // owns the network namespace: the address and the published port
+	ctr       *testcontainers.DockerContainer // the redis-server, in the holder's namespace
+	addr      string                          // where the harness reaches it: ip:6379, or published
+	ip        string                          // address on the engine's bridge network, which a replica follows
+	published string                          // the published port, on 127.0.0.1
+	clock     *FakeClock                      // nil without Spec.FakeClock
+
+	// With Spec.Replicas, on a primary: its replica (nil while a replacement starts after a failover), a channel
+	// closed once the replica is in place or failed to start, and whether its replication is stalled.
+	replica   *dockerNode
+	replReady chan struct{}
+	replErr   error
+	stalled   bool
 }
 
 // Name implements Backend.
 func (d *Docker) Name() string { return "docker" }
 
-// ImageBuilt says whether Start built the node image (false when it already existed).
+// ImageBuilt says whether Start built the node image (false when it already existed), so that a caller can tell
+// a cold start from a warm one.
 func (d *Docker) ImageBuilt() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.built
 }
 
-// Image returns the node image's reference, once Start has resolved it.
+// Image returns the node image's reference, once Start has resolved it, for logs and for tests that inspect it.
 func (d *Docker) Image() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.image
 }
 
-// RunID is the value of DockerLabelRun on this instance's containers.
+// RunID is the value of DockerLabelRun on this instance's containers, so that a caller can find exactly them.
 func (d *Docker) RunID() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -120,14 +172,55 @@ func (d *Docker) call(ctx context.Context, scale int) (context.Context, context.
 	return context.WithTimeout(ctx, time.Duration(scale)*d.callTimeout())
 }
 
-var disableReaper sync.Once
+// op derives the context of one operation on a running node (pause, resume, kill, restart, promotion): the
+// caller's values but not its cancellation, and a deadline of its own. Once begun, such an operation is carried
+// to its end rather than abandoned half-way when the run ends around it, which would leave a node killed that
+// no heal knows of (the local backend's signals cannot be abandoned either); the deadline still bounds it.
+func (d *Docker) op(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), d.callTimeout())
+}
 
-// dockerProvider connects to the engine through testcontainers-go, with a deadline, and checks that it answers.
+var tcEnvOnce sync.Once
+
+// setTestcontainersEnv disables the reaper, whose image cannot be pulled, and, unless the user chose otherwise,
+// tells testcontainers-go that published ports are on 127.0.0.1. Inside a container (a /.dockerenv file)
+// testcontainers-go would otherwise take the default gateway for the engine's host, where nothing is published.
+// It must run before testcontainers-go reads its configuration (once per process).
+func setTestcontainersEnv() {
+	tcEnvOnce.Do(func() {
+		_ = os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+		if _, ok := os.LookupEnv("TESTCONTAINERS_HOST_OVERRIDE"); !ok {
+			_ = os.Setenv("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
+		}
+		tclog.SetDefault(quietBanner{tclog.Default()})
+	})
+}
+
+// quietBanner drops the banner testcontainers-go prints to its default logger on its first contact with the
+// engine, which would break into the run's progress line, and passes every other message on.
+type quietBanner struct{ next tclog.Logger }
+
+// Printf implements testcontainers-go's log.Logger.
+func (q quietBanner) Printf(format string, v ...any) {
+	if strings.Contains(format, "Connected to docker") {
+		return
+	}
+	q.next.Printf(format, v...)
+}
+
+// dockerProvider connects to the engine through testcontainers-go, with a deadline, and checks that it answers
+// and that it runs on this machine.
 func dockerProvider(ctx context.Context, timeout time.Duration) (*testcontainers.DockerProvider, error) {
-	// Must be set before testcontainers-go reads its configuration (once per process).
-	disableReaper.Do(func() { _ = os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true") })
+	setTestcontainersEnv()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if h := os.Getenv("DOCKER_HOST"); h != "" {
+		// testcontainers-go quietly falls back to the default socket when DOCKER_HOST does not answer: the engine
+		// the user named is checked first, so that the run never goes to another one.
+		if err := pingEnvHost(ctx); err != nil {
+			return nil, fmt.Errorf("%w: DOCKER_HOST=%s: %v: %s", ErrDockerUnavailable, h, err, DockerFix)
+		}
+	}
 	type result struct {
 		p   *testcontainers.DockerProvider
 		err error
@@ -150,18 +243,74 @@ func dockerProvider(ctx context.Context, timeout time.Duration) (*testcontainers
 		_ = r.p.Close()
 		return nil, fmt.Errorf("%w: %v: %s", ErrDockerUnavailable, err, DockerFix)
 	}
+	if err := localEngine(r.p.Client().DaemonHost()); err != nil {
+		_ = r.p.Close()
+		return nil, err
+	}
 	return r.p, nil
 }
 
-// Start implements Backend: it builds the node image if needed and starts the nodes' containers in parallel,
-// returning once each answers PING.
+// pingEnvHost pings the engine the environment (DOCKER_HOST and its TLS settings) names.
+func pingEnvHost(ctx context.Context) error {
+	c, err := client.New(client.FromEnv)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.Ping(ctx, client.PingOptions{}); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("no answer: %w", ctx.Err())
+		}
+		return err
+	}
+	return nil
+}
+
+// DockerAvailable says whether the docker backend can reach a Docker engine on this machine (nil) or why not (an
+// error wrapping ErrDockerUnavailable and naming the fix), without starting anything: tests skip on it, and a
+// tool can refuse --backend docker up front.
+func DockerAvailable(ctx context.Context) error {
+	p, err := dockerProvider(ctx, 15*time.Second)
+	if err != nil {
+		return err
+	}
+	return p.Close()
+}
+
+// localEngine refuses an engine reached over the network at another host: the nodes' ports are published on
+// that host's loopback, which this process cannot reach, and their bridge network is that host's.
+func localEngine(daemonHost string) error {
+	u, err := url.Parse(daemonHost)
+	if err != nil {
+		return fmt.Errorf("docker engine address %q: %w", daemonHost, err)
+	}
+	switch u.Scheme {
+	case "unix", "npipe", "":
+		return nil
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return nil
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("the docker backend needs a Docker engine on this machine (it reaches the nodes on 127.0.0.1), "+
+		"not one at %s: unset DOCKER_HOST or point it at the local engine, or run with --backend local", daemonHost)
+}
+
+// Paths inside the containers for the fake clock: the bind-mounted directory of the node's follow file.
+const (
+	dockerClockDir  = "/run/redlock-harness-clock"
+	dockerClockFile = "faketime"
+	dockerFakeLib   = dockerFakeDir + "/libfaketime.so.1"
+	dockerFakeShim  = dockerFakeDir + "/faketime-shim.so"
+)
+
+// Start implements Backend: it builds the node image if needed and starts the nodes' containers in parallel
+// (then their replicas, with Spec.Replicas), returning once each answers PING (and each replica has completed
+// its first synchronisation).
 func (d *Docker) Start(ctx context.Context, spec Spec) ([]Node, error) {
-	if spec.Replicas {
-		return nil, errors.New("the docker backend does not run replicas (failover): use --backend local")
-	}
-	if spec.FakeClock {
-		return nil, errors.New("the docker backend does not run nodes under a fake clock (clock faults): use --backend local")
-	}
 	binary := d.Binary
 	if binary == "" {
 		p, err := FindRedisServer()
@@ -170,102 +319,252 @@ func (d *Docker) Start(ctx context.Context, spec Spec) ([]Node, error) {
 		}
 		binary = p
 	}
+	var extra map[string]string
+	if spec.FakeClock {
+		lib, err := FindLibfaketime()
+		if err != nil {
+			return nil, err
+		}
+		shim, err := FakeTimeShim()
+		if err != nil {
+			return nil, err
+		}
+		extra = map[string]string{dockerFakeLib: lib, dockerFakeShim: shim}
+	}
+	imgSpec, err := nodeImageSpec(binary, extra)
+	if err != nil {
+		return nil, err
+	}
 	p, err := dockerProvider(ctx, 15*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	d.mu.Lock()
-	d.provider = p
-	id := d.runIDLocked()
-	d.mu.Unlock()
-
-	imgSpec, err := nodeImageSpec(binary, nil)
-	if err != nil {
-		return nil, err
-	}
-	bctx, cancel := d.call(ctx, 5)
-	ref, built, err := ensureImage(bctx, p, imgSpec)
-	cancel()
-	if err != nil {
-		return nil, err
-	}
-	d.mu.Lock()
-	d.image, d.built = ref, built
-	d.mu.Unlock()
-
 	args := []string{"--port", "6379", "--bind", "0.0.0.0", "--protected-mode", "no", "--dir", dockerDataDir,
-		"--daemonize", "no", "--save", ""}
+		"--daemonize", "no", "--save", "",
+		// A replica's full synchronisation starts at once instead of waiting 5s for other replicas to join it.
+		"--repl-diskless-sync-delay", "0"}
 	if spec.Persistence == "aof-always" {
 		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
 	} else {
 		args = append(args, "--appendonly", "no")
 	}
-
-	nodes := make([]*dockerNode, spec.Nodes)
-	errs := make([]error, spec.Nodes)
-	var wg sync.WaitGroup
-	for i := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			nodes[i], errs[i] = d.startContainer(ctx, id, ref, NodeName(i), args)
-		}()
-	}
-	wg.Wait()
 	d.mu.Lock()
-	for _, n := range nodes {
-		if n != nil {
-			d.nodes = append(d.nodes, n)
-		}
-	}
+	d.provider = p
+	d.runIDLocked()
+	d.args, d.fake = args, spec.FakeClock
+	d.replicas = map[string]int{}
+	d.stopped = false
+	d.bgCtx, d.bgStop = context.WithCancel(context.Background())
 	d.mu.Unlock()
-	if err := errors.Join(errs...); err != nil {
+	fail := func(err error) ([]Node, error) {
 		d.mu.Lock()
 		d.dirty = true
 		d.mu.Unlock()
 		_ = d.Stop(context.WithoutCancel(ctx))
 		return nil, err
 	}
-	out := make([]Node, len(nodes))
-	for i, n := range nodes {
+
+	bctx, cancel := d.call(ctx, 5)
+	ref, built, err := ensureImage(bctx, p, imgSpec)
+	cancel()
+	if err != nil {
+		return fail(err)
+	}
+	d.mu.Lock()
+	d.image, d.built = ref, built
+	d.mu.Unlock()
+	if spec.FakeClock {
+		dir, err := os.MkdirTemp("", "redlock-harness-docker-clock-")
+		if err != nil {
+			return fail(err)
+		}
+		d.mu.Lock()
+		d.clockDir = dir
+		d.mu.Unlock()
+	}
+
+	names := make([]string, spec.Nodes)
+	for i := range names {
+		names[i] = NodeName(i)
+	}
+	primaries, err := d.startAll(ctx, names, nil)
+	d.mu.Lock()
+	d.nodes = primaries
+	d.mu.Unlock()
+	if err != nil {
+		return fail(err)
+	}
+	if spec.Replicas {
+		rnames := make([]string, len(primaries))
+		follow := make([]string, len(primaries))
+		for i, n := range primaries {
+			if n.ip == "" {
+				return fail(fmt.Errorf("%s has no address on the engine's bridge network for a replica to follow", n.name))
+			}
+			rnames[i], follow[i] = d.replicaName(n.name), n.ip
+		}
+		replicas, err := d.startAll(ctx, rnames, follow)
+		d.mu.Lock()
+		for i, r := range replicas {
+			ready := make(chan struct{})
+			close(ready)
+			primaries[i].replica, primaries[i].replReady = r, ready
+		}
+		d.mu.Unlock()
+		if err != nil {
+			return fail(err)
+		}
+		for _, r := range replicas {
+			if err := waitSynced(ctx, r.addr); err != nil {
+				return fail(fmt.Errorf("%s: %w", r.name, d.explain(ctx, r, err)))
+			}
+		}
+	}
+	out := make([]Node, len(primaries))
+	d.mu.Lock()
+	for i, n := range primaries {
 		out[i] = Node{Name: n.name, Addr: n.addr}
 	}
+	d.mu.Unlock()
 	return out, nil
 }
 
-// startContainer creates and starts one node's container. The returned node is non-nil whenever a container
-// was created, so that it is removed even when it failed to start.
-func (d *Docker) startContainer(ctx context.Context, runID, image, name string, args []string) (*dockerNode, error) {
+// replicaName names the next replica container of node name: name-replica, then name-replica-2, …
+func (d *Docker) replicaName(name string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.replicas[name]++
+	if k := d.replicas[name]; k > 1 {
+		return fmt.Sprintf("%s-replica-%d", name, k)
+	}
+	return name + "-replica"
+}
+
+// startAll starts one container per name in parallel; follow[i], when given and not empty, is the bridge address
+// of the primary the i-th replicates. The returned slice holds every container that was created (nil entries
+// for the others), so that the caller can remove them even on error.
+func (d *Docker) startAll(ctx context.Context, names, follow []string) ([]*dockerNode, error) {
+	nodes := make([]*dockerNode, len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		f := ""
+		if follow != nil {
+			f = follow[i]
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nodes[i], errs[i] = d.startContainer(ctx, name, f)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nodes, err
+	}
+	return nodes, nil
+}
+
+// startContainer starts one node, as a replica of the primary at bridge address follow when not empty: first
+// its network holder, a container that owns the node's network namespace, its bridge address and its published
+// port, then the server's container inside that namespace. The holder lives as long as the node: the server's
+// container can be killed and started again without its address changing, and while the server is down a
+// connection to the address is refused at once (the namespace answers with a reset) instead of waiting for an
+// address nobody holds any more, which could also be handed to another container meanwhile. The returned node
+// is non-nil whenever a container was created, so that it is removed even when it failed to start.
+func (d *Docker) startContainer(ctx context.Context, name, follow string) (*dockerNode, error) {
+	d.mu.Lock()
+	runID, image, fake, clockDir := d.id, d.image, d.fake, d.clockDir
+	args := append([]string(nil), d.args...)
+	d.mu.Unlock()
+	if follow != "" {
+		args = append(args, "--replicaof", follow, "6379")
+	}
+	node := &dockerNode{name: name}
+	var env map[string]string
+	var binds []string
+	if fake {
+		dir := filepath.Join(clockDir, name)
+		clock, err := NewFakeClock(filepath.Join(dir, dockerClockFile))
+		if err != nil {
+			return nil, fmt.Errorf("start %s: %w", name, err)
+		}
+		node.clock = clock
+		env = map[string]string{}
+		for _, kv := range FakeTimeEnv(dockerFakeLib, dockerFakeShim, dockerClockDir+"/"+dockerClockFile) {
+			k, v, _ := strings.Cut(kv, "=")
+			env[k] = v
+		}
+		binds = []string{dir + ":" + dockerClockDir}
+	}
 	cctx, cancel := d.call(ctx, 1)
 	defer cancel()
-	req := testcontainers.GenericContainerRequest{
-		ContainerRequest: testcontainers.ContainerRequest{
-			Image:        image,
-			Name:         "redlock-harness-" + runID + "-" + name,
-			Cmd:          args,
-			ExposedPorts: []string{redisPort},
-			Labels:       map[string]string{DockerLabelBackend: "docker", DockerLabelRun: runID, dockerLabelNode: name},
-			HostConfigModifier: func(hc *container.HostConfig) {
-				hc.PortBindings = network.PortMap{
-					network.MustParsePort(redisPort): {{HostIP: netip.MustParseAddr("127.0.0.1")}},
-				}
-			},
-			// The image has no shell: only the published port can be checked, then PING (below).
-			WaitingFor: wait.ForListeningPort(redisPort).SkipInternalCheck().WithStartupTimeout(d.callTimeout()),
+	base := "redlock-harness-" + runID + "-" + name
+	labels := func(role string) map[string]string {
+		return map[string]string{DockerLabelBackend: "docker", DockerLabelRun: runID, dockerLabelNode: name, dockerLabelRole: role}
+	}
+
+	// The holder runs the image's redis-server listening on nothing but a unix socket: it only keeps the
+	// namespace alive.
+	holder, err := d.create(cctx, testcontainers.ContainerRequest{
+		Image:        image,
+		Name:         base + "-net",
+		Cmd:          []string{"--port", "0", "--unixsocket", dockerDataDir + "/holder.sock", "--save", "", "--appendonly", "no", "--daemonize", "no"},
+		ExposedPorts: []string{redisPort},
+		Labels:       labels("net"),
+		HostConfigModifier: func(hc *container.HostConfig) {
+			hc.PortBindings = network.PortMap{
+				network.MustParsePort(redisPort): {{HostIP: netip.MustParseAddr("127.0.0.1")}},
+			}
 		},
-		Started: true,
-		Logger:  tclog.NewNoopLogger(),
-	}
-	c, err := testcontainers.GenericContainer(cctx, req)
-	var node *dockerNode
-	if dc, ok := c.(*testcontainers.DockerContainer); ok && dc != nil {
-		node = &dockerNode{name: name, ctr: dc}
-	}
+	})
+	node.holder = holder
 	if err != nil {
-		return node, fmt.Errorf("start %s: %w", name, d.explain(cctx, node, err))
+		return d.created(node), fmt.Errorf("start %s: network holder: %w", name, err)
 	}
-	if node == nil {
-		return nil, fmt.Errorf("start %s: unexpected container type %T", name, c)
+	if err := holder.Start(cctx); err != nil {
+		return node, fmt.Errorf("start %s: network holder: %w", name, d.explainCtr(cctx, holder, err))
+	}
+	info, err := holder.Inspect(cctx)
+	if err != nil {
+		return node, fmt.Errorf("start %s: network holder: %w", name, err)
+	}
+	if info.NetworkSettings != nil {
+		for k, b := range info.NetworkSettings.Ports {
+			if k.Num() == 6379 && len(b) > 0 {
+				node.published = net.JoinHostPort("127.0.0.1", b[0].HostPort)
+			}
+		}
+	}
+	if node.published == "" {
+		return node, fmt.Errorf("start %s: the engine published no host port for 6379/tcp", name)
+	}
+	node.ip = bridgeIP(info)
+
+	ctr, err := d.create(cctx, testcontainers.ContainerRequest{
+		Image:  image,
+		Name:   base,
+		Cmd:    args,
+		Env:    env,
+		Labels: labels("redis"),
+		HostConfigModifier: func(hc *container.HostConfig) {
+			hc.NetworkMode = container.NetworkMode("container:" + holder.GetContainerID())
+			hc.Binds = append(hc.Binds, binds...)
+		},
+		// No wait strategy: the image has no shell, and ready() checks the node itself with a PING.
+	})
+	node.ctr = ctr
+	if err != nil {
+		return node, fmt.Errorf("start %s: %w", name, err)
+	}
+	if node.clock != nil {
+		// The shim holds the process until the next whole second; Calibrate corrects a later start.
+		if err := node.clock.Prepare(); err != nil {
+			return node, fmt.Errorf("start %s: %w", name, err)
+		}
+	}
+	if err := ctr.Start(cctx); err != nil {
+		return node, fmt.Errorf("start %s: %w", name, d.explain(cctx, node, err))
 	}
 	if err := d.ready(cctx, node); err != nil {
 		return node, fmt.Errorf("start %s: %w", name, d.explain(cctx, node, err))
@@ -273,15 +572,53 @@ func (d *Docker) startContainer(ctx context.Context, runID, image, name string, 
 	return node, nil
 }
 
-// ready learns the node's published address and waits until it answers PING.
-func (d *Docker) ready(ctx context.Context, n *dockerNode) error {
-	port, err := n.ctr.MappedPort(ctx, redisPort)
+// create creates a container (without starting it) through testcontainers-go. The container is returned
+// whenever the engine created it, error or not, so that it can be removed.
+func (d *Docker) create(ctx context.Context, req testcontainers.ContainerRequest) (*testcontainers.DockerContainer, error) {
+	c, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
+		ContainerRequest: req,
+		Logger:           tclog.NewNoopLogger(),
+	})
+	dc, _ := c.(*testcontainers.DockerContainer)
 	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			err = fmt.Errorf("%w (no answer from the engine within %s)", err, d.callTimeout())
+		}
+		return dc, err
+	}
+	if dc == nil {
+		return nil, fmt.Errorf("unexpected container type %T", c)
+	}
+	return dc, nil
+}
+
+// created returns n when it has a container, nil otherwise.
+func (d *Docker) created(n *dockerNode) *dockerNode {
+	if n == nil || (n.ctr == nil && n.holder == nil) {
+		return nil
+	}
+	return n
+}
+
+// ready waits until the node's server answers PING on its published port, chooses the address the harness
+// reaches it at (see Docker), and, under a fake clock, calibrates the clock of the new process.
+func (d *Docker) ready(ctx context.Context, n *dockerNode) error {
+	d.mu.Lock()
+	published, ip, clock := n.published, n.ip, n.clock
+	d.mu.Unlock()
+	if err := waitReady(ctx, published, nil); err != nil {
 		return err
 	}
-	addr := net.JoinHostPort("127.0.0.1", port.Port())
-	if err := waitReady(ctx, addr, nil); err != nil {
-		return err
+	addr := published
+	if !d.PublishedPorts && ip != "" {
+		if direct := net.JoinHostPort(ip, "6379"); answers(ctx, direct) {
+			addr = direct
+		}
+	}
+	if clock != nil {
+		if err := clock.Calibrate(ctx, addr); err != nil {
+			return err
+		}
 	}
 	d.mu.Lock()
 	n.addr = addr
@@ -289,17 +626,51 @@ func (d *Docker) ready(ctx context.Context, n *dockerNode) error {
 	return nil
 }
 
-// explain adds the tail of the container's log to a start error, and names the likely cause of a deadline.
+// answers says whether a Redis server answers PING at addr within half a second.
+func answers(ctx context.Context, addr string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 300 * time.Millisecond,
+		ContextTimeoutEnabled: true})
+	defer c.Close()
+	return c.Ping(ctx).Err() == nil
+}
+
+// bridgeIP returns the container's address on the default bridge network (or on its only network).
+func bridgeIP(info *container.InspectResponse) string {
+	if info.NetworkSettings == nil {
+		return ""
+	}
+	if e, ok := info.NetworkSettings.Networks["bridge"]; ok && e != nil && e.IPAddress.IsValid() {
+		return e.IPAddress.String()
+	}
+	for _, e := range info.NetworkSettings.Networks {
+		if e != nil && e.IPAddress.IsValid() {
+			return e.IPAddress.String()
+		}
+	}
+	return ""
+}
+
+// explain adds the tail of the node's server log to a start error, and names the likely cause of a deadline.
 func (d *Docker) explain(ctx context.Context, n *dockerNode, err error) error {
+	if n == nil {
+		return d.explainCtr(ctx, nil, err)
+	}
+	return d.explainCtr(ctx, n.ctr, err)
+}
+
+// explainCtr adds the tail of a container's log to an error, and names the likely cause of a deadline.
+func (d *Docker) explainCtr(ctx context.Context, c *testcontainers.DockerContainer, err error) error {
 	if ctx.Err() == context.DeadlineExceeded {
 		err = fmt.Errorf("%w (no answer from the engine within %s)", err, d.callTimeout())
 	}
-	if n == nil {
+	if c == nil {
 		return err
 	}
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	rc, lerr := n.ctr.Logs(lctx)
+	rc, lerr := c.Logs(lctx)
 	if lerr != nil {
 		return err
 	}
@@ -314,96 +685,120 @@ func (d *Docker) explain(ctx context.Context, n *dockerNode, err error) error {
 func (d *Docker) node(i int) (*dockerNode, *testcontainers.DockerProvider, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if i < 0 || i >= len(d.nodes) || d.provider == nil {
+	if i < 0 || i >= len(d.nodes) || d.provider == nil || d.nodes[i] == nil {
 		return nil, nil, fmt.Errorf("no node %d", i)
 	}
 	return d.nodes[i], d.provider, nil
 }
 
-// Pause implements Pauser: the container is paused (frozen), its connections stay open.
+// current returns the container serving node n now (a failover replaces it).
+func (d *Docker) current(n *dockerNode) *testcontainers.DockerContainer {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return n.ctr
+}
+
+// Pause implements Pauser: the server's container is paused (frozen), its connections stay open.
 func (d *Docker) Pause(ctx context.Context, i int) error {
 	n, p, err := d.node(i)
 	if err != nil {
 		return err
 	}
-	cctx, cancel := d.call(ctx, 1)
+	cctx, cancel := d.op(ctx)
 	defer cancel()
-	if _, err := p.Client().ContainerPause(cctx, n.ctr.GetContainerID(), client.ContainerPauseOptions{}); err != nil {
+	if _, err := p.Client().ContainerPause(cctx, d.current(n).GetContainerID(), client.ContainerPauseOptions{}); err != nil {
 		return fmt.Errorf("pause %s: %w", n.name, err)
 	}
 	return nil
 }
 
-// Resume implements Pauser: the container is unpaused and executes what queued up meanwhile.
+// Resume implements Pauser: the server's container is unpaused and executes what queued up meanwhile.
 func (d *Docker) Resume(ctx context.Context, i int) error {
 	n, p, err := d.node(i)
 	if err != nil {
 		return err
 	}
-	cctx, cancel := d.call(ctx, 1)
+	cctx, cancel := d.op(ctx)
 	defer cancel()
-	if _, err := p.Client().ContainerUnpause(cctx, n.ctr.GetContainerID(), client.ContainerUnpauseOptions{}); err != nil {
+	if _, err := p.Client().ContainerUnpause(cctx, d.current(n).GetContainerID(), client.ContainerUnpauseOptions{}); err != nil {
 		return fmt.Errorf("resume %s: %w", n.name, err)
 	}
 	return nil
 }
 
-// Kill implements Restarter: SIGKILL to the container (unpaused first, as the engine refuses to kill a paused
-// one), and it returns once the container has stopped.
+// Kill implements Restarter: SIGKILL to the server's container (unpaused first, as the engine refuses to kill a
+// paused one), and it returns once the container has stopped. The network holder stays.
 func (d *Docker) Kill(ctx context.Context, i int) error {
 	n, p, err := d.node(i)
 	if err != nil {
 		return err
 	}
-	cctx, cancel := d.call(ctx, 1)
+	if err := d.kill(ctx, p, d.current(n)); err != nil {
+		return fmt.Errorf("kill %s: %w", n.name, err)
+	}
+	return nil
+}
+
+// kill sends SIGKILL to a container and waits until it has stopped.
+func (d *Docker) kill(ctx context.Context, p *testcontainers.DockerProvider, ctr *testcontainers.DockerContainer) error {
+	cctx, cancel := d.op(ctx)
 	defer cancel()
-	id := n.ctr.GetContainerID()
+	id := ctr.GetContainerID()
 	st, err := p.Client().ContainerInspect(cctx, id, client.ContainerInspectOptions{})
 	if err != nil {
-		return fmt.Errorf("kill %s: %w", n.name, err)
+		return err
 	}
 	if st.Container.State != nil && st.Container.State.Paused {
 		if _, err := p.Client().ContainerUnpause(cctx, id, client.ContainerUnpauseOptions{}); err != nil {
-			return fmt.Errorf("kill %s: unpause: %w", n.name, err)
+			return fmt.Errorf("unpause: %w", err)
 		}
 	}
 	if _, err := p.Client().ContainerKill(cctx, id, client.ContainerKillOptions{Signal: "SIGKILL"}); err != nil {
-		return fmt.Errorf("kill %s: %w", n.name, err)
+		return err
 	}
 	for {
 		st, err := p.Client().ContainerInspect(cctx, id, client.ContainerInspectOptions{})
 		if err != nil {
-			return fmt.Errorf("kill %s: %w", n.name, err)
+			return err
 		}
 		if st.Container.State == nil || !st.Container.State.Running {
 			return nil
 		}
 		select {
 		case <-cctx.Done():
-			return fmt.Errorf("kill %s: still running: %w", n.name, cctx.Err())
+			return fmt.Errorf("still running: %w", cctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }
 
-// Restart implements Restarter: the killed container is started again, with its filesystem (and so an
-// append-only file) as the kill left it. The engine may publish it on another host port: the new address is
-// returned.
+// Restart implements Restarter: the killed server's container is started again, with its filesystem (and so an
+// append-only file) as the kill left it, under a fake clock with the offset it had, and in the same network
+// namespace: it comes back at the same address (returned), where its replica, if any, finds it again.
 func (d *Docker) Restart(ctx context.Context, i int) (string, error) {
 	n, p, err := d.node(i)
 	if err != nil {
 		return "", err
 	}
-	cctx, cancel := d.call(ctx, 1)
+	cctx, cancel := d.op(ctx)
 	defer cancel()
-	st, err := p.Client().ContainerInspect(cctx, n.ctr.GetContainerID(), client.ContainerInspectOptions{})
+	ctr := d.current(n)
+	st, err := p.Client().ContainerInspect(cctx, ctr.GetContainerID(), client.ContainerInspectOptions{})
 	if err != nil {
 		return "", fmt.Errorf("restart %s: %w", n.name, err)
 	}
 	if st.Container.State != nil && st.Container.State.Running {
 		return "", fmt.Errorf("%s is still running", n.name)
 	}
-	if err := n.ctr.Start(cctx); err != nil {
+	d.mu.Lock()
+	clock := n.clock
+	d.mu.Unlock()
+	if clock != nil {
+		if err := clock.Prepare(); err != nil {
+			return "", fmt.Errorf("restart %s: %w", n.name, err)
+		}
+	}
+	if err := ctr.Start(cctx); err != nil {
 		return "", fmt.Errorf("restart %s: %w", n.name, d.explain(cctx, n, err))
 	}
 	if err := d.ready(cctx, n); err != nil {
@@ -414,7 +809,8 @@ func (d *Docker) Restart(ctx context.Context, i int) (string, error) {
 	return n.addr, nil
 }
 
-// ContainerIDs lists the containers of this instance that exist now, running or not, found by its label.
+// ContainerIDs lists the containers of this instance that exist now, running or not, found by its label, so
+// that a test can check that nothing is left behind.
 func (d *Docker) ContainerIDs(ctx context.Context) ([]string, error) {
 	d.mu.Lock()
 	p, id := d.provider, d.id
@@ -442,14 +838,41 @@ func listByRun(ctx context.Context, c client.APIClient, runID string, timeout ti
 	return ids, nil
 }
 
-// Stop implements Backend: every container of this instance is removed (killed first if running, paused or
-// not), the ones Start knows and any other carrying its label. It is safe to call more than once.
+// Stop implements Backend: a replacement replica being started is abandoned, and every container of this
+// instance is removed (killed first if running, paused or not), the ones it knows and any other carrying its
+// label; the follow files' directory goes too. It is safe to call more than once.
 func (d *Docker) Stop(ctx context.Context) error {
 	d.mu.Lock()
-	p, id, nodes, dirty := d.provider, d.id, d.nodes, d.dirty
-	d.nodes, d.dirty = nil, false
+	d.stopped = true
+	if d.bgStop != nil {
+		d.bgStop()
+	}
+	d.mu.Unlock()
+	d.bg.Wait() // a replacement replica being started is registered or marked dirty first
+	d.mu.Lock()
+	p, id, dirty, clockDir := d.provider, d.id, d.dirty, d.clockDir
+	var known []*testcontainers.DockerContainer
+	for _, n := range append(append([]*dockerNode(nil), d.nodes...), d.retired...) {
+		if n == nil {
+			continue
+		}
+		for _, m := range []*dockerNode{n, n.replica} {
+			if m == nil {
+				continue
+			}
+			for _, c := range []*testcontainers.DockerContainer{m.ctr, m.holder} {
+				if c != nil {
+					known = append(known, c)
+				}
+			}
+		}
+	}
+	d.nodes, d.retired, d.dirty, d.clockDir = nil, nil, false, ""
 	d.mu.Unlock()
 	if p == nil {
+		if clockDir != "" {
+			_ = os.RemoveAll(clockDir)
+		}
 		return nil
 	}
 	ctx = context.WithoutCancel(ctx) // Stop runs on interruption too
@@ -468,14 +891,33 @@ func (d *Docker) Stop(ctx context.Context) error {
 		}
 		return nil
 	}
+	var mu sync.Mutex
 	var errs []error
-	done := map[string]bool{}
-	for _, n := range nodes {
-		cid := n.ctr.GetContainerID()
-		done[cid] = true
-		errs = append(errs, remove(cid))
+	removeAll := func(ids []string) {
+		var wg sync.WaitGroup
+		for _, cid := range ids {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := remove(cid); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
 	}
-	// Containers created by calls cut short (an interrupted or failed Start) are found by their label; the engine
+	done := map[string]bool{}
+	var ids []string
+	for _, ctr := range known {
+		if cid := ctr.GetContainerID(); !done[cid] {
+			done[cid] = true
+			ids = append(ids, cid)
+		}
+	}
+	removeAll(ids)
+	// Containers created by calls cut short (an interrupted or failed start) are found by their label; the engine
 	// may finish creating one after the call was abandoned, hence a second look.
 	sweeps := 1
 	if dirty {
@@ -485,16 +927,22 @@ func (d *Docker) Stop(ctx context.Context) error {
 		if s > 0 {
 			time.Sleep(500 * time.Millisecond)
 		}
-		ids, err := listByRun(ctx, c, id, d.callTimeout())
+		left, err := listByRun(ctx, c, id, d.callTimeout())
 		if err != nil {
 			errs = append(errs, fmt.Errorf("list containers: %w", err))
 			continue
 		}
-		for _, cid := range ids {
+		var again []string
+		for _, cid := range left {
 			if !done[cid] || s > 0 {
-				errs = append(errs, remove(cid))
+				again = append(again, cid)
 			}
 		}
+		removeAll(again)
 	}
+	if clockDir != "" {
+		_ = os.RemoveAll(clockDir)
+	}
+	_ = p.Close() // idle connections only: the client stays usable (ContainerIDs after Stop)
 	return errors.Join(errs...)
 }
