@@ -63,6 +63,9 @@ type Result struct {
 
 // Summary is the run's one-line verdict with its counterexample and where the results are.
 func (r Result) Summary() string {
+	if r.Interrupted && r.Dir == "" {
+		return fmt.Sprintf("%s/%s seed %d: interrupted while its nodes started; nothing was recorded", r.Scenario, r.Strategy, r.Seed)
+	}
 	if r.Interrupted {
 		return fmt.Sprintf("%s/%s seed %d: interrupted after %s; history in %s (re-judge with `redlock-harness check %s`)",
 			r.Scenario, r.Strategy, r.Seed, r.Elapsed.Round(time.Millisecond), r.Dir, r.Dir)

@@ -102,6 +102,15 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		return res, setup(err)
 	}
 	res.Dir = dir
+	defer func() {
+		// A run that never got as far as its history leaves no directory behind: nothing in it to re-judge.
+		if err != nil {
+			if _, serr := os.Stat(filepath.Join(dir, "history.jsonl")); os.IsNotExist(serr) {
+				_ = os.RemoveAll(dir)
+				res.Dir = ""
+			}
+		}
+	}()
 
 	// Everything started from here on is stopped by the deferred cleanups, in reverse order, on every path.
 	var cleanups []func()
@@ -114,6 +123,10 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	nodes, err := backend.Start(ctx, ClusterSpec(sc))
 	cleanups = append(cleanups, func() { _ = backend.Stop(context.Background()) })
 	if err != nil {
+		if ctx.Err() != nil {
+			res.Interrupted = true
+			return res, fmt.Errorf("run interrupted while its nodes started: %w", context.Canceled)
+		}
 		return res, setup(err)
 	}
 	env.Nodes = nodes
@@ -125,9 +138,20 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	env.Net = nw
 	links := map[string]string{}
 	addrs := make([][]string, sc.Groups)
+	upstream := map[string]string{}
+	for _, n := range nodes {
+		upstream[n.Name] = n.Addr
+		if ClusterSpec(sc).Replicas {
+			// A failover moves the node to its replica's address: the links go through a front that moves
+			// with it, so that no proxy has to give up its port mid-run.
+			if upstream[n.Name], err = nw.AddFront(n.Name, n.Addr); err != nil {
+				return res, setup(err)
+			}
+		}
+	}
 	for g := 0; g < sc.Groups; g++ {
 		for _, n := range nodes {
-			l, err := nw.AddLink(workload.GroupName(g), n.Name, n.Addr)
+			l, err := nw.AddLink(workload.GroupName(g), n.Name, upstream[n.Name])
 			if err != nil {
 				return res, setup(err)
 			}

@@ -676,12 +676,6 @@ func (l *Local) Stop(_ context.Context) error {
 	return nil
 }
 
-// FreePort asks the kernel for a free loopback TCP port.
-func FreePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
+// FreePort returns a free loopback TCP port below the kernel's ephemeral range (netem.FreePort): a killed node
+// restarts on its port, and an ephemeral port could meanwhile have become some outgoing connection's own.
+func FreePort() (int, error) { return netem.FreePort() }

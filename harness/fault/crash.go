@@ -47,6 +47,10 @@ func (f *crashRestart) Inject(ctx context.Context, env *Env) (Injection, error) 
 	var restartErr error
 	restart := func(ctx context.Context) error {
 		once.Do(func() {
+			// A node must come back even when the run ends while it restarts: the restart is not cut short by
+			// the run's context, only bounded in time.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
 			var errs []error
 			for _, i := range idx {
 				addr, err := r.Restart(ctx, i)
@@ -56,9 +60,7 @@ func (f *crashRestart) Inject(ctx context.Context, env *Env) (Injection, error) 
 				}
 				if addr != env.Nodes[i].Addr {
 					env.Nodes[i].Addr = addr
-					for _, l := range env.Net.LinksTo(env.Nodes[i].Name) {
-						errs = append(errs, l.SetUpstream(addr))
-					}
+					errs = append(errs, env.Net.Repoint(env.Nodes[i].Name, addr))
 				}
 			}
 			restartErr = errors.Join(errs...)

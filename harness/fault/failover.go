@@ -89,10 +89,8 @@ func (f *failover) Inject(ctx context.Context, env *Env) (Injection, error) {
 		}
 		env.Nodes[i].Addr = addr
 		if env.Net != nil {
-			for _, l := range env.Net.LinksTo(env.Nodes[i].Name) {
-				if err := l.SetUpstream(addr); err != nil {
-					errs = append(errs, fmt.Errorf("repoint %s: %w", l.Name, err))
-				}
+			if err := env.Net.Repoint(env.Nodes[i].Name, addr); err != nil {
+				errs = append(errs, err)
 			}
 		}
 	}

@@ -12,7 +12,9 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
@@ -25,6 +27,8 @@ type Net struct {
 	mu    sync.Mutex
 	links map[string]*Link
 	api   *http.Server
+	// fronts are the stable addresses of nodes that may move (AddFront), by node name.
+	fronts map[string]*Front
 }
 
 // Link is one proxy: the path from one client group to one node.
@@ -60,8 +64,21 @@ func New(apiAddr string) (*Net, error) {
 // AddLink creates and starts the proxy from group to node, listening on a free loopback port.
 func (n *Net) AddLink(group, node, upstream string) (*Link, error) {
 	name := LinkName(group, node)
-	p := toxiproxy.NewProxy(n.srv, name, "127.0.0.1:0", upstream)
-	if err := n.srv.Collection.Add(p, true); err != nil {
+	// The listening port comes from FreePort, outside the ephemeral range, because SetUpstream and
+	// ResetConnections give it up and take it again during the run.
+	var p *toxiproxy.Proxy
+	var err error
+	for range 5 {
+		var port int
+		if port, err = FreePort(); err != nil {
+			break
+		}
+		p = toxiproxy.NewProxy(n.srv, name, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), upstream)
+		if err = n.srv.Collection.Add(p, true); err == nil {
+			break
+		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("proxy %s: %w", name, err)
 	}
 	l := &Link{Name: name, Group: group, Node: node, proxy: p}
@@ -141,18 +158,59 @@ func (l *Link) RemoveToxic(ctx context.Context, name string) error {
 }
 
 // SetUpstream points the link at a new address (a node restarted on another port), closing its connections.
+// Toxiproxy does this by giving up the listening port and taking it again, which fails while one of the old
+// connections lingers in FIN-WAIT on the port; it is tried again for up to two seconds. Nodes that move during
+// a run sit behind a Front instead (Net.AddFront), so that their links never need this.
 func (l *Link) SetUpstream(addr string) error {
 	l.proxy.Stop()
 	l.proxy.Lock()
 	l.proxy.Upstream = addr
 	l.proxy.Unlock()
-	return l.proxy.Start()
+	var err error
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		if err = l.proxy.Start(); err == nil || !errors.Is(err, syscall.EADDRINUSE) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
-// ResetConnections closes every open connection on the link; clients redial.
-func (l *Link) ResetConnections() error {
-	l.proxy.Stop()
-	return l.proxy.Start()
+// AddFront puts a Front before node's address and returns the front's address, which the node's links should
+// forward to. Repoint then moves the node without touching its links.
+func (n *Net) AddFront(node, addr string) (string, error) {
+	f, err := NewFront(addr)
+	if err != nil {
+		return "", fmt.Errorf("front for %s: %w", node, err)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.fronts == nil {
+		n.fronts = map[string]*Front{}
+	}
+	if old := n.fronts[node]; old != nil {
+		_ = old.Close()
+	}
+	n.fronts[node] = f
+	return f.Addr(), nil
+}
+
+// Repoint sends the traffic of every group to node at addr from now on: through the node's front when it has
+// one, else by repointing each of its links.
+func (n *Net) Repoint(node, addr string) error {
+	n.mu.Lock()
+	f := n.fronts[node]
+	n.mu.Unlock()
+	if f != nil {
+		f.SetTarget(addr)
+		return nil
+	}
+	var errs []error
+	for _, l := range n.LinksTo(node) {
+		if err := l.SetUpstream(addr); err != nil {
+			errs = append(errs, fmt.Errorf("repoint %s: %w", l.Name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Clean removes every toxic from every link: the network is whole again.
@@ -173,6 +231,13 @@ func (n *Net) Close() error {
 	}
 	if n.api != nil {
 		errs = append(errs, n.api.Shutdown(ctx))
+	}
+	n.mu.Lock()
+	fronts := n.fronts
+	n.fronts = nil
+	n.mu.Unlock()
+	for _, f := range fronts {
+		errs = append(errs, f.Close())
 	}
 	return errors.Join(errs...)
 }
