@@ -145,6 +145,7 @@ func cmdGate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	share := fs.Float64("share", 0.9, "share of seeds on which an unsafe cell must be caught")
 	junit := fs.String("junit", "", "write JUnit XML here, one test case per cell")
 	readme := fs.String("readme", "", "rewrite the results table between the markers in this README")
+	from := fs.String("from", "", "judge this matrix.json (from compare or an earlier gate) instead of running the cells")
 	if code, ok := parseFlags(fs, args, stderr); !ok {
 		return code
 	}
@@ -176,21 +177,33 @@ func cmdGate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "gate: no expectation matches the chosen scenarios and strategies")
 		return exitNoRun
 	}
-	p, err := mf.plan(cells)
-	if err != nil {
-		fmt.Fprintf(stderr, "gate: %v\n", err)
-		return exitNoRun
-	}
-	length := "each scenario's full length"
-	if mf.duration > 0 {
-		length = "runs cut to " + mf.duration.String() + " (a short profile)"
-	}
-	fmt.Fprintf(stdout, "gate: %s, %d seeds per cell, %s, unsafe cells must be caught on %d of %d\n",
-		exp.File, mf.seeds, length, matrix.RequiredCatches(mf.seeds, *share), mf.seeds)
-	m, err := runMatrix(ctx, p, mf.quiet, stdout)
-	if err != nil || m == nil {
-		fmt.Fprintf(stderr, "gate: %v\n", err)
-		return exitNoRun
+	var m *matrix.Matrix
+	if *from != "" {
+		if m, err = matrix.ReadJSON(*from); err != nil {
+			fmt.Fprintf(stderr, "gate: %v\n", err)
+			return exitNoRun
+		}
+		m = m.Only(cells)
+		mf.seeds = len(m.Seeds)
+		fmt.Fprintf(stdout, "gate: %s held to %s, %d seeds per cell, unsafe cells must be caught on %d of %d\n",
+			*from, exp.File, mf.seeds, matrix.RequiredCatches(mf.seeds, *share), mf.seeds)
+	} else {
+		p, err := mf.plan(cells)
+		if err != nil {
+			fmt.Fprintf(stderr, "gate: %v\n", err)
+			return exitNoRun
+		}
+		length := "each scenario's full length"
+		if mf.duration > 0 {
+			length = "runs cut to " + mf.duration.String() + " (a short profile)"
+		}
+		fmt.Fprintf(stdout, "gate: %s, %d seeds per cell, %s, unsafe cells must be caught on %d of %d\n",
+			exp.File, mf.seeds, length, matrix.RequiredCatches(mf.seeds, *share), mf.seeds)
+		m, err = runMatrix(ctx, p, mf.quiet, stdout)
+		if err != nil || m == nil {
+			fmt.Fprintf(stderr, "gate: %v\n", err)
+			return exitNoRun
+		}
 	}
 	res := matrix.Evaluate(m, exp, *share)
 	dir := filepath.Join(mf.out, "gate", time.Now().Format("20060102-150405"))

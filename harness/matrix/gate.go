@@ -45,6 +45,12 @@ func Evaluate(m *Matrix, exp *scenarios.Expectations, share float64) []GateCell 
 				bad = append(bad, fmt.Sprintf("seed %d: %s (%s)", r.Seed, r.Summary, r.Dir))
 			}
 		}
+		if n == 0 {
+			g.Pass = false
+			g.Message = fmt.Sprintf("not measured: no run of %s under %s", c.Strategy, c.Scenario)
+			out = append(out, g)
+			continue
+		}
 		switch e.Expect {
 		case scenarios.Safe:
 			if len(bad) > 0 {

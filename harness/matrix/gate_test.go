@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -126,5 +127,30 @@ func TestAStallsCellPassesOnlyWhileTheLockMakesTooLittleProgressForAVerdict(t *t
 				t.Fatalf("message does not say what was expected: %s", cells[0].Message)
 			}
 		})
+	}
+}
+
+func TestAGateJudgedFromASavedMatrixFailsACellTheMatrixNeverRan(t *testing.T) {
+	e, err := scenarios.ParseExpectations("test.yaml", []byte("baseline:\n  lua: {expect: safe, why: t}\n  redlock: {expect: safe, why: t}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := &Matrix{Seeds: []int64{1}, Cells: []CellResult{{Cell: Cell{"baseline", "lua"}, Runs: []Outcome{{Seed: 1, Verdict: "valid", Written: 90, MinWritten: 20}}}}}
+	path := t.TempDir() + "/matrix.json"
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := saved.WriteJSON(f); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	m, err := ReadJSON(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells := Evaluate(m.Only([]Cell{{"baseline", "lua"}, {"baseline", "redlock"}}), e, 0.9)
+	if len(cells) != 2 || !cells[0].Pass || cells[1].Pass || !strings.HasPrefix(cells[1].Message, "not measured") {
+		t.Fatalf("want lua passing and redlock not measured: %+v", cells)
 	}
 }

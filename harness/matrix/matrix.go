@@ -166,6 +166,25 @@ type Matrix struct {
 	Cells    []CellResult  `json:"cells"`
 }
 
+// Only returns the matrix restricted to cells, in that order; a cell the matrix never ran is there with no runs,
+// so that the gate reports it as not measured rather than passing over it.
+func (m *Matrix) Only(cells []Cell) *Matrix {
+	have := map[Cell]CellResult{}
+	for _, c := range m.Cells {
+		have[c.Cell] = c
+	}
+	out := *m
+	out.Cells = nil
+	for _, c := range cells {
+		r, ok := have[c]
+		if !ok {
+			r = CellResult{Cell: c}
+		}
+		out.Cells = append(out.Cells, r)
+	}
+	return &out
+}
+
 // Scenarios and Strategies list the matrix's rows and columns in order of first appearance.
 func (m *Matrix) Scenarios() []string {
 	return uniq(m.Cells, func(c CellResult) string { return c.Scenario })

@@ -100,3 +100,20 @@ func (m *Matrix) WriteAll(dir string) error {
 	}
 	return nil
 }
+
+// ReadJSON reads a matrix.json written by compare or gate, so that a measured matrix can be held to a new set of
+// expectations, or its table regenerated, without running it again.
+func ReadJSON(path string) (*Matrix, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var m Matrix
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(m.Cells) == 0 {
+		return nil, fmt.Errorf("%s: no cells", path)
+	}
+	return &m, nil
+}
