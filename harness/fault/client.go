@@ -34,9 +34,10 @@ func chosenWorkers(env *Env, spec scenarios.FaultSpec) ([]*workload.Worker, []st
 }
 
 // clientStall freezes chosen workers for `stall` at the worst moment: inside the critical section, after they
-// checked their lease is still valid and before they write (a GC pause, a VM freeze). No client-side check can
-// cover it; only the resource itself (fencing) can. Workers are armed while the fault is in force and freeze at
-// their next write.
+// checked their lease is still valid and before they write (a GC pause, a VM freeze). The whole client freezes:
+// nothing crosses its connections meanwhile, so a watchdog renewing in the background stalls too. No client-side
+// check can cover it; only the resource itself (fencing) can. Workers are armed while the fault is in force and
+// freeze at their next write.
 type clientStall struct{ spec scenarios.FaultSpec }
 
 func (f *clientStall) Name() string { return "client-stall" }

@@ -52,6 +52,8 @@ type Worker struct {
 
 	clients []redis.UniversalClient
 	locker  lock.Locker
+	// frozen holds back every read and write on the worker's connections while it is stalled.
+	frozen  *freezer
 	rng     *rand.Rand
 	stall   atomic.Int64
 	crash   atomic.Bool
@@ -72,12 +74,13 @@ func New(cfg Config, addrs func(group int) []string, hist *history.Writer) *Work
 		for i := 0; i < cfg.Workers; i++ {
 			idx := uint64(g*cfg.Workers + i)
 			wk := &Worker{
-				Name:  fmt.Sprintf("g%dw%d", g+1, i+1),
-				Group: g,
-				rng:   rand.New(rand.NewPCG(uint64(cfg.Seed), 2*idx)),
+				Name:   fmt.Sprintf("g%dw%d", g+1, i+1),
+				Group:  g,
+				rng:    rand.New(rand.NewPCG(uint64(cfg.Seed), 2*idx)),
+				frozen: newFreezer(),
 			}
 			for _, a := range addrs(g) {
-				wk.clients = append(wk.clients, NewClient(a, cfg.Lock.TTL))
+				wk.clients = append(wk.clients, newClient(a, cfg.Lock.TTL, wk.frozen))
 			}
 			opt := cfg.Lock
 			opt.Rand = rand.New(rand.NewPCG(uint64(cfg.Seed), 2*idx+1))
@@ -91,8 +94,11 @@ func New(cfg Config, addrs func(group int) []string, hist *history.Writer) *Work
 
 // NewClient is the go-redis client every worker uses for one node: no driver retries, of commands or of dials (the
 // harness, not the driver, decides what is retried) and context deadlines honoured, so a strategy's per-node timeout is real.
-func NewClient(addr string, ttl time.Duration) *redis.Client {
-	return redis.NewClient(&redis.Options{
+func NewClient(addr string, ttl time.Duration) *redis.Client { return newClient(addr, ttl, nil) }
+
+// newClient is NewClient whose connections wait out the freezes of f (nil: never frozen).
+func newClient(addr string, ttl time.Duration, f *freezer) *redis.Client {
+	opt := &redis.Options{
 		Addr:                  addr,
 		MaxRetries:            -1,
 		ContextTimeoutEnabled: true,
@@ -103,7 +109,11 @@ func NewClient(addr string, ttl time.Duration) *redis.Client {
 		ReadTimeout:           max(2*ttl, 2*time.Second),
 		WriteTimeout:          max(2*ttl, 2*time.Second),
 		DisableIdentity:       true,
-	})
+	}
+	if f != nil {
+		opt.Dialer = f.dialer(opt.DialTimeout)
+	}
+	return redis.NewClient(opt)
 }
 
 // Resource returns the protected resource.
@@ -161,7 +171,9 @@ func (w *Workload) Stop(timeout time.Duration) {
 }
 
 // Stall makes the worker freeze for d the next time it is between its validity check and its write: the moment
-// no client-side check can cover (a GC pause, a VM freeze).
+// no client-side check can cover (a GC pause, a VM freeze). The whole client freezes, not just the worker's
+// goroutine: nothing crosses its connections meanwhile, so a watchdog renewing its lease in the background
+// stalls too, as in a paused process.
 func (wk *Worker) Stall(d time.Duration) { wk.stall.Store(int64(d)) }
 
 // Crash makes the worker die at its next step inside a critical section, holding the lock and never releasing it.
@@ -296,7 +308,9 @@ func (w *Workload) criticalSection(ctx context.Context, wk *Worker, key string, 
 	}
 	// The window no client check can cover: after the check, before the write.
 	if d := time.Duration(wk.stall.Swap(0)); d > 0 {
+		wk.frozen.freeze()
 		sleep(context.Background(), d)
+		wk.frozen.thaw()
 	}
 	tWrite, err := w.res.Write(key, read+1, lease.Fence())
 	if errors.Is(err, ErrFenced) {
