@@ -52,16 +52,17 @@ compare: deps build
 
 # gate holds every cell of scenarios/expectations.yaml to its expectation on 10 seeds (exit 1 on a regression).
 gate: deps build
-	./$(BIN) gate --seeds 10 --parallel $(PARALLEL) --junit results/gate-junit.xml
+	./$(BIN) gate $(if $(FROM),--from $(FROM),--seeds 10 --parallel $(PARALLEL)) --junit results/gate-junit.xml
 
 # gate-ci is the short profile CI runs: fewer seeds and shorter runs, so an unsafe cell needs only 2 of 2 catches
 # of a shorter run. It says so in its first line.
 gate-ci: deps build
 	./$(BIN) gate --seeds 2 --share 1 --duration 8s --parallel $(PARALLEL) --quiet --scenarios $(GATE_CI_SCENARIOS) --junit results/gate-ci-junit.xml
 
-# readme-table runs the full gate and rewrites the results table in README.md.
+# readme-table runs the full gate and rewrites the results table in README.md; FROM=path/matrix.json judges a
+# matrix already measured by `compare --seeds 10` instead of running it again.
 readme-table: deps build
-	./$(BIN) gate --seeds 10 --parallel $(PARALLEL) --quiet --readme README.md --junit results/gate-junit.xml
+	./$(BIN) gate $(if $(FROM),--from $(FROM),--seeds 10 --parallel $(PARALLEL) --quiet) --readme README.md --junit results/gate-junit.xml
 
 clean:
 	rm -rf bin

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/redlock-harness/redlock-harness/scenarios"
 )
 
 // Markers delimit the generated results table in a README, so that the gate keeps it true.
@@ -35,13 +37,25 @@ func GateTable(m *Matrix, cells []GateCell, seeds int) string {
 			if !g.Pass {
 				mark = "✗"
 			}
-			inv := g.Count("invalid")
-			fmt.Fprintf(&b, " %s %s %d/%d |", mark, strings.ToUpper(g.Expect.Expect[:1]), inv, len(g.Runs))
+			letter, n := "S", g.Count("invalid")
+			switch g.Expect.Expect {
+			case scenarios.Unsafe:
+				letter = "U"
+			case scenarios.Stalls:
+				letter, n = "L", 0
+				for _, r := range g.Runs {
+					if r.Stalled() {
+						n++
+					}
+				}
+			}
+			fmt.Fprintf(&b, " %s %s %d/%d |", mark, letter, n, len(g.Runs))
 		}
 		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "\nS = expected safe, U = expected unsafe; n/m = runs found invalid of m seeds; ✓ = as expected. "+
-		"Measured by `redlock-harness gate --seeds %d` on %s in %s.\n", seeds, m.Started.UTC().Format(time.DateOnly), m.Elapsed.Round(time.Second))
+	fmt.Fprintf(&b, "\nS = expected safe, U = expected unsafe (n/m: runs found invalid of m seeds); L = expected to stall, "+
+		"too little progress for a verdict (n/m: runs stalled); ✓ = as expected, ✗ = not. "+
+		"Measured over %d seeds per cell on %s in %s (`make readme-table`).\n", seeds, m.Started.UTC().Format(time.DateOnly), m.Elapsed.Round(time.Second))
 	return b.String()
 }
 
