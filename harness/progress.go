@@ -16,7 +16,8 @@ type progress struct {
 	wg   sync.WaitGroup
 }
 
-// startProgress shows elapsed / duration, critical sections and the faults in force: redrawn in place on a
+// startProgress shows elapsed / duration, critical sections, the overlap check's verdict so far (lost updates
+// the resource saw as they happened) and the faults in force: redrawn in place on a
 // terminal every half second, or as a plain line every five seconds elsewhere (no control characters in logs).
 func startProgress(cfg Config, res Result, total time.Duration, clock history.Clock, wl *workload.Workload, nem *fault.Nemesis) *progress {
 	p := &progress{done: make(chan struct{})}
@@ -32,8 +33,12 @@ func startProgress(cfg Config, res Result, total time.Duration, clock history.Cl
 		if faults == "" {
 			faults = "none"
 		}
-		return fmt.Sprintf("%s/%s seed %d: %5.1fs / %s  cs written %d abandoned %d  faults: %s",
-			res.Scenario, res.Strategy, res.Seed, time.Duration(clock.Now()).Seconds(), total, wl.Written(), wl.Abandoned(), faults)
+		overlap := "none so far"
+		if n := wl.Resource().LostUpdates(); n > 0 {
+			overlap = fmt.Sprintf("VIOLATED (%d lost updates so far)", n)
+		}
+		return fmt.Sprintf("%s/%s seed %d: %5.1fs / %s  cs written %d abandoned %d  overlap: %s  faults: %s",
+			res.Scenario, res.Strategy, res.Seed, time.Duration(clock.Now()).Seconds(), total, wl.Written(), wl.Abandoned(), overlap, faults)
 	}
 	p.wg.Add(1)
 	go func() {

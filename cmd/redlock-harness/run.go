@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/redlock-harness/redlock-harness/checker"
 	"github.com/redlock-harness/redlock-harness/harness"
@@ -26,6 +27,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "results", "results directory")
 	toxAPI := fs.String("toxiproxy-api", "", "serve the embedded Toxiproxy's HTTP API on this address (e.g. 127.0.0.1:8474)")
 	quiet := fs.Bool("quiet", false, "no progress line")
+	parallel := fs.Int("parallel", 3, "strategies run at once when there are several (each run owns its nodes, ports and proxies)")
 	if code, ok := parseFlags(fs, args, stderr); !ok {
 		return code
 	}
@@ -52,30 +54,76 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "run: %v\n", err)
 		return exitNoRun
 	}
+	if *parallel < 1 {
+		*parallel = 1
+	}
+	if *toxAPI != "" || len(names) == 1 {
+		*parallel = 1 // one Toxiproxy API address can serve one run at a time
+	}
 	var progress io.Writer
 	tty := false
 	if !*quiet {
-		progress, tty = stderr, isTerminal(stderr)
+		progress = &lockedWriter{w: stderr}
+		// A line redrawn in place serves one run; several at once print plain lines, each naming its run.
+		tty = *parallel == 1 && isTerminal(stderr)
 	}
-	code := exitValid
-	for _, name := range names {
-		info, _ := lock.Lookup(name)
-		res, err := harness.Run(ctx, harness.Config{
-			Scenario: sc, Strategy: info.Make(), Seed: *seed, Duration: *duration, Backend: mk(),
-			OutDir: *out, ToxiproxyAPI: *toxAPI, Progress: progress, ProgressTTY: tty,
-		})
-		if err != nil {
-			if errors.Is(err, context.Canceled) {
-				fmt.Fprintln(stdout, res.Summary())
-				return exitNoRun
+	var (
+		mu       sync.Mutex
+		code     = exitValid
+		stopping bool
+	)
+	jobs := make(chan string)
+	var wg sync.WaitGroup
+	for range min(*parallel, len(names)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for name := range jobs {
+				info, _ := lock.Lookup(name)
+				res, err := harness.Run(ctx, harness.Config{
+					Scenario: sc, Strategy: info.Make(), Seed: *seed, Duration: *duration, Backend: mk(),
+					OutDir: *out, ToxiproxyAPI: *toxAPI, Progress: progress, ProgressTTY: tty,
+				})
+				mu.Lock()
+				switch {
+				case err != nil && errors.Is(err, context.Canceled):
+					fmt.Fprintln(stdout, res.Summary())
+					code, stopping = exitNoRun, true
+				case err != nil:
+					fmt.Fprintf(stderr, "%s/%s: %v\n", sc.Name, name, err)
+					code, stopping = exitNoRun, true
+				default:
+					fmt.Fprintln(stdout, res.Summary())
+					code = worse(code, exitCode(res.Verdict))
+				}
+				mu.Unlock()
 			}
-			fmt.Fprintf(stderr, "%s/%s: %v\n", sc.Name, name, err)
-			return exitNoRun
-		}
-		fmt.Fprintln(stdout, res.Summary())
-		code = worse(code, exitCode(res.Verdict))
+		}()
 	}
+	for _, name := range names {
+		mu.Lock()
+		stop := stopping || ctx.Err() != nil
+		mu.Unlock()
+		if stop {
+			break
+		}
+		jobs <- name
+	}
+	close(jobs)
+	wg.Wait()
 	return code
+}
+
+// lockedWriter lets the runs going at once share the terminal a line at a time.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }
 
 // strategyNames resolves --strategy: a list, "all", or the scenario's default.

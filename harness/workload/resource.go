@@ -25,6 +25,8 @@ type Resource struct {
 	fences map[string]int64
 	// rejected counts reads and writes refused for a stale token.
 	rejected int64
+	// lost counts writes that found the counter moved since their read: a lost update, seen as it happens.
+	lost int64
 }
 
 // NewResource makes a resource. When fenced is true, it rejects an access whose fencing token is lower than the
@@ -53,6 +55,7 @@ func (r *Resource) Read(key string, fence int64) (v int64, t int64, err error) {
 }
 
 // Write stores v under key and returns the instant of the write, or ErrFenced (and the instant of the refusal).
+// v is the value read plus one: a counter no longer at v−1 was written by someone else in between.
 func (r *Resource) Write(key string, v, fence int64) (t int64, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -64,8 +67,21 @@ func (r *Resource) Write(key string, v, fence int64) (t int64, err error) {
 		}
 		r.fences[key] = fence
 	}
+	if r.vals[key] != v-1 {
+		// Another section wrote since this one read: two critical sections overlapped and one increment is
+		// lost. The checker finds and explains every such pair afterwards; this count is the live signal.
+		r.lost++
+	}
 	r.vals[key] = v
 	return t, nil
+}
+
+// LostUpdates is how many writes so far found the counter moved since their read: a sign, while the run goes,
+// that mutual exclusion was violated.
+func (r *Resource) LostUpdates() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lost
 }
 
 // Value returns the key's current value.

@@ -73,3 +73,25 @@ func TestARejectedWriteLeavesTheValueUnchanged(t *testing.T) {
 		t.Fatalf("value %d after a rejected write, want 41", v)
 	}
 }
+
+func TestAWriteThatFindsTheCounterMovedSinceItsReadCountsALostUpdate(t *testing.T) {
+	r := NewResource(history.NewClock(), false)
+	a, _, _ := r.Read("k", 0)
+	b, _, _ := r.Read("k", 0) // b reads before a writes: the sections overlap
+	if _, err := r.Write("k", a+1, 0); err != nil {
+		t.Fatal(err)
+	}
+	if r.LostUpdates() != 0 {
+		t.Fatal("the first write of two overlapping sections cannot know yet")
+	}
+	if _, err := r.Write("k", b+1, 0); err != nil {
+		t.Fatal(err)
+	}
+	if r.LostUpdates() != 1 {
+		t.Fatalf("lost updates %d, want 1", r.LostUpdates())
+	}
+	c, _, _ := r.Read("k", 0)
+	if _, err := r.Write("k", c+1, 0); err != nil || r.LostUpdates() != 1 {
+		t.Fatalf("a section alone counted a lost update: %d, %v", r.LostUpdates(), err)
+	}
+}
