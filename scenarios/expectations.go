@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 
 	"gopkg.in/yaml.v3"
 
@@ -31,7 +32,11 @@ type Expectation struct {
 	Strategy string `json:"strategy"`
 	Expect   string `json:"expect"`
 	Why      string `json:"why"`
-	Line     int    `json:"-"`
+	// Share, for an unsafe cell, is the share of seeds it must be caught on when that is lower than the gate's
+	// (a violation that needs an unlucky interleaving within the run: measured, and written down as such so that
+	// the gate still fails when the harness stops catching it at all). 0 means the gate's share.
+	Share float64 `json:"share,omitempty"`
+	Line  int     `json:"-"`
 }
 
 // Expectations is the truth table the gate holds the harness to.
@@ -52,7 +57,8 @@ func (e *Expectations) Lookup(scenario, strategy string) (Expectation, bool) {
 
 // LoadExpectations reads an expectations file; an empty path means the built-in scenarios/expectations.yaml.
 //
-// The format maps scenario → strategy → {expect: safe|unsafe|stalls, why: one line}. Loading is strict: an
+// The format maps scenario → strategy → {expect: safe|unsafe|stalls, why: one line, share: for an unsafe cell
+// caught on fewer seeds than the gate asks, the measured floor}. Loading is strict: an
 // unknown scenario, strategy or field, or an expectation other than those three, is an error with file and line.
 func LoadExpectations(path string) (*Expectations, error) {
 	file := path
@@ -126,12 +132,21 @@ func ParseExpectations(file string, data []byte) (*Expectations, error) {
 					cell.Expect = fv.Value
 				case "why":
 					cell.Why = fv.Value
+				case "share":
+					v, err := strconv.ParseFloat(fv.Value, 64)
+					if err != nil || v <= 0 || v > 1 {
+						bad(fv.Line, "%s: share must be a number in (0, 1], got %q", id, fv.Value)
+					}
+					cell.Share = v
 				default:
-					bad(fk.Line, "%s: unknown field %q (fields: expect, why)", id, fk.Value)
+					bad(fk.Line, "%s: unknown field %q (fields: expect, why, share)", id, fk.Value)
 				}
 			}
 			if cell.Expect != Safe && cell.Expect != Unsafe && cell.Expect != Stalls {
 				bad(tk.Line, "%s: expect must be safe, unsafe or stalls, got %q", id, cell.Expect)
+			}
+			if cell.Share > 0 && cell.Expect != Unsafe {
+				bad(tk.Line, "%s: share applies to unsafe cells only", id)
 			}
 			if cell.Why == "" {
 				bad(tk.Line, "%s: give a one-line reason (why: …)", id)

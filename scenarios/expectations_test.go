@@ -15,6 +15,8 @@ func TestExpectationsLoadingIsStrictWithFileAndLine(t *testing.T) {
 		{"an expectation other than safe, unsafe or stalls is refused", "baseline:\n  lua: {expect: maybe, why: x}\n", "e.yaml:2: baseline/lua: expect must be safe, unsafe or stalls"},
 		{"an unknown field is refused", "baseline:\n  lua: {expect: safe, why: x, colour: red}\n", "unknown field \"colour\""},
 		{"a missing reason is refused", "baseline:\n  lua: {expect: safe}\n", "give a one-line reason"},
+		{"a share outside (0, 1] is refused", "baseline:\n  lua: {expect: unsafe, share: 1.5, why: x}\n", "e.yaml:2: baseline/lua: share must be a number in (0, 1]"},
+		{"a share on a safe cell is refused", "baseline:\n  lua: {expect: safe, share: 0.5, why: x}\n", "share applies to unsafe cells only"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -74,7 +74,11 @@ func Evaluate(m *Matrix, exp *scenarios.Expectations, share float64) []GateCell 
 					c.Strategy, c.Scenario, e.Why, strings.Join(moved, "\n"))
 			}
 		case scenarios.Unsafe:
-			need := RequiredCatches(n, share)
+			cellShare := share
+			if e.Share > 0 && e.Share < share {
+				cellShare = e.Share
+			}
+			need := RequiredCatches(n, cellShare)
 			if inv < need {
 				g.Pass = false
 				g.Message = fmt.Sprintf("not caught: %s is expected unsafe under %s (%s) but was found invalid on %d of %d seeds (need %d)",

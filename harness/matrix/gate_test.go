@@ -154,3 +154,27 @@ func TestAGateJudgedFromASavedMatrixFailsACellTheMatrixNeverRan(t *testing.T) {
 		t.Fatalf("want lua passing and redlock not measured: %+v", cells)
 	}
 }
+
+func TestAnUnsafeCellWithAMeasuredShareIsHeldToThatShareAndNoLower(t *testing.T) {
+	e, err := scenarios.ParseExpectations("test.yaml", []byte("latency:\n  lua: {expect: unsafe, share: 0.3, why: t}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(invalid int) bool {
+		var runs []Outcome
+		for i := range 10 {
+			v := "valid"
+			if i < invalid {
+				v = "invalid"
+			}
+			runs = append(runs, Outcome{Seed: int64(i + 1), Verdict: v, Written: 50, MinWritten: 20})
+		}
+		return Evaluate(&Matrix{Cells: []CellResult{{Cell: Cell{"latency", "lua"}, Runs: runs}}}, e, 0.9)[0].Pass
+	}
+	if !run(3) {
+		t.Fatal("caught on 3 of 10 with a share of 0.3 failed")
+	}
+	if run(2) {
+		t.Fatal("caught on 2 of 10 with a share of 0.3 passed")
+	}
+}
