@@ -36,7 +36,10 @@ type Expectation struct {
 	// (a violation that needs an unlucky interleaving within the run: measured, and written down as such so that
 	// the gate still fails when the harness stops catching it at all). 0 means the gate's share.
 	Share float64 `json:"share,omitempty"`
-	Line  int     `json:"-"`
+	// MayStall, for a safe cell, tolerates seeds that did too little work for a verdict (the lock lost its
+	// availability under the fault, as measured), provided at least one seed was judged valid and none invalid.
+	MayStall bool `json:"may_stall,omitempty"`
+	Line     int  `json:"-"`
 }
 
 // Expectations is the truth table the gate holds the harness to.
@@ -58,7 +61,8 @@ func (e *Expectations) Lookup(scenario, strategy string) (Expectation, bool) {
 // LoadExpectations reads an expectations file; an empty path means the built-in scenarios/expectations.yaml.
 //
 // The format maps scenario → strategy → {expect: safe|unsafe|stalls, why: one line, share: for an unsafe cell
-// caught on fewer seeds than the gate asks, the measured floor}. Loading is strict: an
+// caught on fewer seeds than the gate asks, the measured floor; may_stall: for a safe cell whose lock sometimes
+// makes too little progress for a verdict}. Loading is strict: an
 // unknown scenario, strategy or field, or an expectation other than those three, is an error with file and line.
 func LoadExpectations(path string) (*Expectations, error) {
 	file := path
@@ -132,6 +136,14 @@ func ParseExpectations(file string, data []byte) (*Expectations, error) {
 					cell.Expect = fv.Value
 				case "why":
 					cell.Why = fv.Value
+				case "may_stall":
+					switch fv.Value {
+					case "true":
+						cell.MayStall = true
+					case "false":
+					default:
+						bad(fv.Line, "%s: may_stall must be true or false, got %q", id, fv.Value)
+					}
 				case "share":
 					v, err := strconv.ParseFloat(fv.Value, 64)
 					if err != nil || v <= 0 || v > 1 {
@@ -139,11 +151,14 @@ func ParseExpectations(file string, data []byte) (*Expectations, error) {
 					}
 					cell.Share = v
 				default:
-					bad(fk.Line, "%s: unknown field %q (fields: expect, why, share)", id, fk.Value)
+					bad(fk.Line, "%s: unknown field %q (fields: expect, why, share, may_stall)", id, fk.Value)
 				}
 			}
 			if cell.Expect != Safe && cell.Expect != Unsafe && cell.Expect != Stalls {
 				bad(tk.Line, "%s: expect must be safe, unsafe or stalls, got %q", id, cell.Expect)
+			}
+			if cell.MayStall && cell.Expect != Safe {
+				bad(tk.Line, "%s: may_stall applies to safe cells only", id)
 			}
 			if cell.Share > 0 && cell.Expect != Unsafe {
 				bad(tk.Line, "%s: share applies to unsafe cells only", id)

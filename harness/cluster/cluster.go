@@ -12,10 +12,10 @@ import (
 // Node is one Redis server as the harness reaches it directly (the workers reach it through proxies).
 type Node struct {
 	// Name is n1, n2, … in scenario files and histories.
-	Name string
+	Name string `json:"name"`
 	// Addr is host:port where the harness reaches the node: on loopback for local processes, the container's
 	// bridge address for docker (a published port would add Docker's userland proxy to every connection).
-	Addr string
+	Addr string `json:"addr"`
 }
 
 // Backend runs the nodes of one run.

@@ -178,3 +178,29 @@ func TestAnUnsafeCellWithAMeasuredShareIsHeldToThatShareAndNoLower(t *testing.T)
 		t.Fatal("caught on 2 of 10 with a share of 0.3 passed")
 	}
 }
+
+func TestASafeCellThatMayStallToleratesStalledSeedsButNotAViolationOrNoVerdictAtAll(t *testing.T) {
+	e, err := scenarios.ParseExpectations("test.yaml", []byte("reply-loss:\n  lua: {expect: safe, may_stall: true, why: t}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid := Outcome{Seed: 1, Verdict: "valid", Written: 40, MinWritten: 20}
+	stalled := Outcome{Seed: 2, Verdict: "unknown", Written: 5, MinWritten: 20}
+	invalid := Outcome{Seed: 3, Verdict: "invalid", Written: 40, MinWritten: 20}
+	for _, tc := range []struct {
+		name string
+		runs []Outcome
+		pass bool
+	}{
+		{"valid and stalled seeds pass", []Outcome{valid, stalled}, true},
+		{"a violation fails", []Outcome{valid, stalled, invalid}, false},
+		{"only stalled seeds fail: nothing shows the lock safe", []Outcome{stalled, stalled}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Evaluate(&Matrix{Cells: []CellResult{{Cell: Cell{"reply-loss", "lua"}, Runs: tc.runs}}}, e, 0.9)[0]
+			if got.Pass != tc.pass {
+				t.Fatalf("pass = %v, want %v: %s", got.Pass, tc.pass, got.Message)
+			}
+		})
+	}
+}
