@@ -42,6 +42,11 @@ type Expectation struct {
 	Line     int  `json:"-"`
 }
 
+// Steady reports whether the cell came out the same on every measured seed: no catch share below the gate's and
+// no tolerated stalls. Only steady cells can be held on one or two seeds without the gate failing by chance, so a
+// short CI profile holds those alone.
+func (e Expectation) Steady() bool { return e.Share == 0 && !e.MayStall }
+
 // Expectations is the truth table the gate holds the harness to.
 type Expectations struct {
 	File  string

@@ -146,6 +146,7 @@ func cmdGate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	junit := fs.String("junit", "", "write JUnit XML here, one test case per cell")
 	readme := fs.String("readme", "", "rewrite the results table between the markers in this README")
 	from := fs.String("from", "", "judge this matrix.json (from compare or an earlier gate) instead of running the cells")
+	steady := fs.Bool("steady-only", false, "hold only the cells measured the same on every seed (no share, no may_stall): for a profile of one or two seeds")
 	if code, ok := parseFlags(fs, args, stderr); !ok {
 		return code
 	}
@@ -168,14 +169,22 @@ func cmdGate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return false
 	}
 	var cells []matrix.Cell
+	var unsteady []string
 	for _, c := range exp.Cells {
 		if inSet(scs, c.Scenario) && inSet(sts, c.Strategy) {
+			if *steady && !c.Steady() {
+				unsteady = append(unsteady, c.Scenario+"/"+c.Strategy)
+				continue
+			}
 			cells = append(cells, matrix.Cell{Scenario: c.Scenario, Strategy: c.Strategy})
 		}
 	}
 	if len(cells) == 0 {
 		fmt.Fprintln(stderr, "gate: no expectation matches the chosen scenarios and strategies")
 		return exitNoRun
+	}
+	if len(unsteady) > 0 {
+		fmt.Fprintf(stdout, "gate: not held in this profile (their outcome varied between seeds when measured): %s\n", strings.Join(unsteady, ", "))
 	}
 	var m *matrix.Matrix
 	if *from != "" {

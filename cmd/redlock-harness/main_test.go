@@ -215,3 +215,27 @@ func netListen() (interface {
 }, error) {
 	return net.Listen("tcp", "127.0.0.1:0")
 }
+
+func TestASteadyOnlyGateHoldsOnlyTheCellsMeasuredTheSameOnEverySeed(t *testing.T) {
+	dir := t.TempDir()
+	exp := filepath.Join(dir, "exp.yaml")
+	os.WriteFile(exp, []byte("baseline:\n  lua: {expect: safe, why: t}\n  redlock: {expect: safe, may_stall: true, why: t}\n"+
+		"latency:\n  lua: {expect: unsafe, share: 0.3, why: t}\n"), 0o644)
+	// A saved one-seed matrix in which the unsteady cells would fail: redlock stalled, lua under latency not caught.
+	saved := filepath.Join(dir, "matrix.json")
+	os.WriteFile(saved, []byte(`{"seeds":[1],"cells":[
+{"scenario":"baseline","strategy":"lua","runs":[{"seed":1,"verdict":"valid","written":90,"min_written":20}]},
+{"scenario":"baseline","strategy":"redlock","runs":[{"seed":1,"verdict":"unknown","written":3,"min_written":20}]},
+{"scenario":"latency","strategy":"lua","runs":[{"seed":1,"verdict":"valid","written":60,"min_written":20}]}]}`), 0o644)
+	code, out, errOut := cli(t, nil, "gate", "--expectations", exp, "--from", saved, "--out", dir)
+	if code != 1 {
+		t.Fatalf("the full gate exit %d, want 1 (two unsteady cells fail on this seed)\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = cli(t, nil, "gate", "--steady-only", "--expectations", exp, "--from", saved, "--out", dir)
+	if code != 0 {
+		t.Fatalf("the steady-only gate exit %d, want 0\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "not held in this profile") || !strings.Contains(out, "baseline/redlock, latency/lua") || !strings.Contains(out, "1 of 1 cells pass") {
+		t.Fatalf("the steady-only gate does not say which cells it left out:\n%s", out)
+	}
+}
