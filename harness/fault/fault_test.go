@@ -230,3 +230,26 @@ func (s *syncBuffer) Read(p []byte) (int, error) {
 	s.r += n
 	return n, nil
 }
+
+func TestTwoOverlappingFaultsOnOneLinkEachHealOnlyTheirOwn(t *testing.T) {
+	env := testEnv(t)
+	// As in the reply-loss scenario: reply loss on n1, and on a drawn node that turns out to be n1 too.
+	first := inject(t, env, "  - kind: reply-loss\n    nodes: [n1]\n")
+	second := inject(t, env, "  - kind: reply-loss\n    nodes: [n1]\n")
+	if err := first.Heal(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for g, ns := range reachable(t, env) {
+		for _, n := range ns {
+			if n == "n1" {
+				t.Fatalf("%s hears n1 again though the second reply loss is still on", g)
+			}
+		}
+	}
+	if err := second.Heal(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if r := reachable(t, env); len(r["g1"]) != 5 || len(r["g2"]) != 5 || len(r["g3"]) != 5 {
+		t.Fatalf("after both heals: %v", r)
+	}
+}

@@ -5,14 +5,22 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
+	"sync/atomic"
 
 	"github.com/redlock-harness/redlock-harness/harness/netem"
 	"github.com/redlock-harness/redlock-harness/scenarios"
 )
 
+// injections numbers every injection of a network fault, so that each toxic it places has a name of its own:
+// two faults of one kind may overlap on the same link (reply loss on n1 and on a drawn node that turns out to be
+// n1), and each heal must take off its own toxic and no other.
+var injections atomic.Uint64
+
 // addToLinks puts the toxics made by mk on every link named (both directions unless mk says otherwise) and
 // returns a heal that takes them all off again.
 func addToLinks(env *Env, linkNames []string, toxics func(link *netem.Link) []netem.Toxic) (Injection, error) {
+	suffix := "-" + strconv.FormatUint(injections.Add(1), 10)
 	type placed struct {
 		link *netem.Link
 		name string
@@ -40,6 +48,7 @@ func addToLinks(env *Env, linkNames []string, toxics func(link *netem.Link) []ne
 			return Injection{}, fmt.Errorf("no link %s", name)
 		}
 		for _, t := range toxics(l) {
+			t.Name += suffix
 			if err := l.AddToxic(t); err != nil {
 				_ = heal(context.Background())
 				return Injection{}, err
