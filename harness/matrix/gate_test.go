@@ -204,3 +204,32 @@ func TestASafeCellThatMayStallToleratesStalledSeedsButNotAViolationOrNoVerdictAt
 		})
 	}
 }
+
+func TestARareCellReportsItsCatchesWithoutRequiringThemAndFailsOnlyWhenARunCouldNotBeMade(t *testing.T) {
+	e, err := scenarios.ParseExpectations("test.yaml", []byte("nemesis-mix:\n  lua: {expect: rare, why: t}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := e.Lookup("nemesis-mix", "lua"); c.Steady() {
+		t.Fatal("a rare cell counts as steady, so a one-seed profile would hold it")
+	}
+	tests := []struct {
+		name string
+		runs []Outcome
+		pass bool
+	}{
+		{"no catch on any seed passes", []Outcome{{Seed: 1, Verdict: "valid", Written: 50, MinWritten: 20}, {Seed: 2, Verdict: "valid", Written: 50, MinWritten: 20}}, true},
+		{"a catch passes", []Outcome{{Seed: 1, Verdict: "invalid", Written: 50, MinWritten: 20}, {Seed: 2, Verdict: "valid", Written: 50, MinWritten: 20}}, true},
+		{"a stalled seed passes", []Outcome{{Seed: 1, Verdict: "unknown", Written: 3, MinWritten: 20}, {Seed: 2, Verdict: "valid", Written: 50, MinWritten: 20}}, true},
+		{"a run the harness could not make fails", []Outcome{{Seed: 1, Verdict: "error", Err: "boom"}, {Seed: 2, Verdict: "valid", Written: 50, MinWritten: 20}}, false},
+		{"a search that ran out of time fails", []Outcome{{Seed: 1, Verdict: "unknown", Written: 50, MinWritten: 20}}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cells := Evaluate(&Matrix{Cells: []CellResult{{Cell: Cell{"nemesis-mix", "lua"}, Runs: tc.runs}}}, e, 0.9)
+			if cells[0].Pass != tc.pass {
+				t.Fatalf("pass = %v, want %v: %s", cells[0].Pass, tc.pass, cells[0].Message)
+			}
+		})
+	}
+}

@@ -41,6 +41,8 @@ func GateTable(m *Matrix, cells []GateCell, seeds int) string {
 			switch g.Expect.Expect {
 			case scenarios.Unsafe:
 				letter = "U"
+			case scenarios.Rare:
+				letter = "R"
 			case scenarios.Stalls:
 				letter, n = "L", 0
 				for _, r := range g.Runs {
@@ -53,7 +55,8 @@ func GateTable(m *Matrix, cells []GateCell, seeds int) string {
 		}
 		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "\nS = expected safe, U = expected unsafe (n/m: runs found invalid of m seeds); L = expected to stall, "+
+	fmt.Fprintf(&b, "\nS = expected safe, U = expected unsafe (n/m: runs found invalid of m seeds), R = unsafe but caught on few "+
+		"seeds, so its catches are reported, not required; L = expected to stall, "+
 		"too little progress for a verdict (n/m: runs stalled); ✓ = as expected, ✗ = not. "+
 		"Measured over %d seeds per cell on %s in %s (`make readme-table`).\n", seeds, m.Started.UTC().Format(time.DateOnly), m.Elapsed.Round(time.Second))
 	return b.String()
