@@ -18,7 +18,8 @@ endif
 
 SEEDS ?= 3
 GATE_CI_SCENARIOS ?= baseline,client-stall,crash-restart,clock-jump,delayed-restart
-PARALLEL ?= 3
+# PARALLEL: runs at once for compare and gate; unset means one per CPU (more starves multi-node locks).
+PARALLEL ?=
 
 .PHONY: build scenario test bench deps clean compare gate gate-ci readme-table
 build:
@@ -48,23 +49,23 @@ bench: deps build
 
 # compare runs every strategy under every scenario on SEEDS seeds: results/compare/<timestamp>/matrix.{md,json,html}.
 compare: deps build
-	./$(BIN) compare --seeds $(SEEDS) --parallel $(PARALLEL)
+	./$(BIN) compare --seeds $(SEEDS) $(if $(PARALLEL),--parallel $(PARALLEL))
 
 # gate holds every cell of scenarios/expectations.yaml to its expectation on 10 seeds (exit 1 on a regression).
 gate: deps build
-	./$(BIN) gate $(if $(FROM),--from $(FROM),--seeds 10 --parallel $(PARALLEL)) --junit results/gate-junit.xml
+	./$(BIN) gate $(if $(FROM),--from $(FROM),--seeds 10 $(if $(PARALLEL),--parallel $(PARALLEL))) --junit results/gate-junit.xml
 
 # gate-ci is the short profile CI runs on every change: every strategy under five scenarios at their full length,
 # one seed each, holding only the cells whose outcome was the same on all 10 measured seeds (a cell caught on some
 # seeds only, or that sometimes stalls, cannot be judged on one). An unsafe cell must be caught on that seed and a
 # safe one found valid. Its first lines say so and name the cells left out.
 gate-ci: deps build
-	./$(BIN) gate --seeds 1 --steady-only --parallel $(PARALLEL) --quiet --scenarios $(GATE_CI_SCENARIOS) --junit results/gate-ci-junit.xml
+	./$(BIN) gate --seeds 1 --steady-only $(if $(PARALLEL),--parallel $(PARALLEL)) --quiet --scenarios $(GATE_CI_SCENARIOS) --junit results/gate-ci-junit.xml
 
 # readme-table runs the full gate and rewrites the results table in README.md; FROM=path/matrix.json judges a
 # matrix already measured by `compare --seeds 10` instead of running it again.
 readme-table: deps build
-	./$(BIN) gate $(if $(FROM),--from $(FROM),--seeds 10 --parallel $(PARALLEL) --quiet) --readme README.md --junit results/gate-junit.xml
+	./$(BIN) gate $(if $(FROM),--from $(FROM),--seeds 10 $(if $(PARALLEL),--parallel $(PARALLEL)) --quiet) --readme README.md --junit results/gate-junit.xml
 
 clean:
 	rm -rf bin

@@ -32,7 +32,7 @@ func (m *matrixFlags) register(fs *flag.FlagSet, seeds int) {
 	fs.StringVar(&m.strategies, "strategies", "", "comma-separated strategies (default: all)")
 	fs.IntVar(&m.seeds, "seeds", seeds, "seeds per cell (1..N)")
 	fs.DurationVar(&m.duration, "duration", 0, "override every scenario's duration")
-	fs.IntVar(&m.parallel, "parallel", 3, "runs at once (each owns its nodes, ports and proxies)")
+	fs.IntVar(&m.parallel, "parallel", defaultParallel(), "runs at once (each owns its nodes, ports and proxies); default: one per CPU")
 	fs.StringVar(&m.out, "out", "results", "results directory")
 	fs.StringVar(&m.backend, "backend", "local", "where the nodes run")
 	fs.BoolVar(&m.quiet, "quiet", false, "no line per run")

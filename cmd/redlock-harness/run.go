@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -27,7 +28,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "results", "results directory")
 	toxAPI := fs.String("toxiproxy-api", "", "serve the embedded Toxiproxy's HTTP API on this address (e.g. 127.0.0.1:8474)")
 	quiet := fs.Bool("quiet", false, "no progress line")
-	parallel := fs.Int("parallel", 3, "strategies run at once when there are several (each run owns its nodes, ports and proxies)")
+	parallel := fs.Int("parallel", defaultParallel(), "strategies run at once when there are several (each run owns its nodes, ports and proxies); default: one per CPU")
 	if code, ok := parseFlags(fs, args, stderr); !ok {
 		return code
 	}
@@ -188,3 +189,10 @@ func isTerminal(w io.Writer) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
+
+// defaultParallel is how many runs go at once unless told otherwise: one per CPU. A run keeps 24 workers busy
+// through Toxiproxy, and Redlock's per-node timeout is TTL/20 (50 ms): with more runs than CPUs, round trips
+// through the proxies outgrow it, every timed-out command costs a new connection, and multi-node locks stall for
+// reasons of the harness's own making (measured on 2 CPUs: four redlock/redsync runs at once made no progress at
+// all; two at once ran as alone).
+func defaultParallel() int { return max(1, runtime.NumCPU()) }
