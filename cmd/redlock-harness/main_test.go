@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redlock-harness/redlock-harness/checker"
 )
 
 var binary string
@@ -237,5 +239,25 @@ func TestASteadyOnlyGateHoldsOnlyTheCellsMeasuredTheSameOnEverySeed(t *testing.T
 	}
 	if !strings.Contains(out, "not held in this profile") || !strings.Contains(out, "baseline/redlock, latency/lua") || !strings.Contains(out, "1 of 1 cells pass") {
 		t.Fatalf("the steady-only gate does not say which cells it left out:\n%s", out)
+	}
+}
+
+func TestARunOfSeveralStrategiesEndsWithALineThatTalliesTheVerdictsAndExplainsTheExitCode(t *testing.T) {
+	tests := []struct {
+		name     string
+		verdicts map[checker.Verdict][]string
+		code     int
+		want     string
+	}{
+		{"all valid", map[checker.Verdict][]string{checker.Valid: {"lua", "redlock"}}, exitValid, "partition: 2 valid; exit 0: every lock kept mutual exclusion"},
+		{"one stalled", map[checker.Verdict][]string{checker.Valid: {"lua"}, checker.Unknown: {"redlock-naive"}}, exitNoRun, "partition: 1 valid, 1 unknown (redlock-naive); exit 2: a verdict is unknown"},
+		{"one broken, one stalled", map[checker.Verdict][]string{checker.Invalid: {"setnx-del"}, checker.Unknown: {"redlock-naive"}}, exitNoRun, "1 invalid (setnx-del), 1 unknown (redlock-naive); exit 2: a violation was found, and a verdict is unknown"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tally("partition", tc.verdicts, tc.code); !strings.Contains(got, tc.want) {
+				t.Fatalf("got %q, want it to contain %q", got, tc.want)
+			}
+		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 
@@ -72,6 +73,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		mu       sync.Mutex
 		code     = exitValid
 		stopping bool
+		verdicts = map[checker.Verdict][]string{}
 	)
 	jobs := make(chan string)
 	var wg sync.WaitGroup
@@ -96,6 +98,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				default:
 					fmt.Fprintln(stdout, res.Summary())
 					code = worse(code, exitCode(res.Verdict))
+					verdicts[res.Verdict] = append(verdicts[res.Verdict], name)
 				}
 				mu.Unlock()
 			}
@@ -112,7 +115,37 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	close(jobs)
 	wg.Wait()
+	if len(names) > 1 && !stopping {
+		fmt.Fprintln(stdout, tally(sc.Name, verdicts, code))
+	}
 	return code
+}
+
+// tally is the closing line of a run of several strategies: how many came out each way, which did not come out
+// valid, and what the exit code means, so that a run that ends in exit 2 because one lock stalled says so.
+func tally(scenario string, verdicts map[checker.Verdict][]string, code int) string {
+	var parts []string
+	for _, v := range []checker.Verdict{checker.Valid, checker.Invalid, checker.Unknown} {
+		names := verdicts[v]
+		if len(names) == 0 {
+			continue
+		}
+		sort.Strings(names)
+		part := fmt.Sprintf("%d %s", len(names), v)
+		if v != checker.Valid {
+			part += " (" + strings.Join(names, ", ") + ")"
+		}
+		parts = append(parts, part)
+	}
+	why := map[int]string{
+		exitValid:   "every lock kept mutual exclusion",
+		exitInvalid: "a violation was found",
+		exitNoRun:   "a verdict is unknown: that run did too little work, or its check ran out of time, to vouch for its lock",
+	}[code]
+	if code == exitNoRun && len(verdicts[checker.Invalid]) > 0 {
+		why = "a violation was found, and " + why
+	}
+	return fmt.Sprintf("%s: %s; exit %d: %s", scenario, strings.Join(parts, ", "), code, why)
 }
 
 // lockedWriter lets the runs going at once share the terminal a line at a time.
