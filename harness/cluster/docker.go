@@ -321,15 +321,11 @@ func (d *Docker) Start(ctx context.Context, spec Spec) ([]Node, error) {
 	}
 	var extra map[string]string
 	if spec.FakeClock {
-		lib, err := FindLibfaketime()
+		tools, err := findFakeTools()
 		if err != nil {
 			return nil, err
 		}
-		shim, err := FakeTimeShim()
-		if err != nil {
-			return nil, err
-		}
-		extra = map[string]string{dockerFakeLib: lib, dockerFakeShim: shim}
+		extra = map[string]string{dockerFakeLib: tools.lib, dockerFakeShim: tools.shim}
 	}
 	imgSpec, err := nodeImageSpec(binary, extra)
 	if err != nil {

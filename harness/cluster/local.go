@@ -57,6 +57,20 @@ type Local struct {
 
 type fakeTools struct{ lib, shim string }
 
+// findFakeTools finds libfaketime (installing it when missing) and builds the shim, which every backend with a
+// fake clock puts in front of redis-server.
+func findFakeTools() (fakeTools, error) {
+	lib, err := FindLibfaketime()
+	if err != nil {
+		return fakeTools{}, err
+	}
+	shim, err := FakeTimeShim()
+	if err != nil {
+		return fakeTools{}, err
+	}
+	return fakeTools{lib: lib, shim: shim}, nil
+}
+
 type localNode struct {
 	name string
 	port int
@@ -120,15 +134,11 @@ func (l *Local) Start(ctx context.Context, spec Spec) ([]Node, error) {
 		l.Binary = p
 	}
 	if spec.FakeClock {
-		lib, err := FindLibfaketime()
+		tools, err := findFakeTools()
 		if err != nil {
 			return nil, err
 		}
-		shim, err := FakeTimeShim()
-		if err != nil {
-			return nil, err
-		}
-		l.fake = &fakeTools{lib: lib, shim: shim}
+		l.fake = &tools
 	}
 	l.mu.Lock()
 	l.stopped = false

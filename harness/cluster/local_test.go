@@ -109,6 +109,55 @@ func nodeClockAhead(t *testing.T, addr string) time.Duration {
 
 func near(d, want time.Duration) bool { return (d - want).Abs() < 250*time.Millisecond }
 
+// checkClockJump holds a backend's fake clock to what the clock faults need, on two nodes started with FakeClock:
+// both start on real time; a 40 s jump on n1 expires there a key that had 30 s to live, and only there; healing
+// puts n1 back on real time, where a fresh key gets its full TTL.
+func checkClockJump(t *testing.T, b ClockSkewer, nodes []Node) {
+	t.Helper()
+	ctx := context.Background()
+	for _, n := range nodes {
+		if d := nodeClockAhead(t, n.Addr); !near(d, 0) {
+			t.Fatalf("%s starts %s off real time", n.Name, d)
+		}
+	}
+	c1 := redis.NewClient(&redis.Options{Addr: nodes[0].Addr, MaxRetries: -1})
+	defer c1.Close()
+	c2 := redis.NewClient(&redis.Options{Addr: nodes[1].Addr, MaxRetries: -1})
+	defer c2.Close()
+	for _, c := range []*redis.Client{c1, c2} {
+		if err := c.Set(ctx, "lock", "holder", 30*time.Second).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.SetClockOffset(ctx, 0, 40*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if d := nodeClockAhead(t, nodes[0].Addr); !near(d, 40*time.Second) {
+		t.Fatalf("after a +40s jump n1 is %s ahead", d)
+	}
+	if n, err := c1.Exists(ctx, "lock").Result(); err != nil || n != 0 {
+		t.Fatalf("a key with 30s to live survived a 40s jump: exists=%d %v", n, err)
+	}
+	if ttl, err := c2.PTTL(ctx, "lock").Result(); err != nil || ttl < 25*time.Second {
+		t.Fatalf("the jump reached the other node: pttl %s %v", ttl, err)
+	}
+	if d := nodeClockAhead(t, nodes[1].Addr); !near(d, 0) {
+		t.Fatalf("n2 moved: %s", d)
+	}
+	if err := b.SetClockOffset(ctx, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if d := nodeClockAhead(t, nodes[0].Addr); !near(d, 0) {
+		t.Fatalf("after healing n1 is %s off real time", d)
+	}
+	if err := c1.Set(ctx, "lock", "holder", 30*time.Second).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if ttl, err := c1.PTTL(ctx, "lock").Result(); err != nil || ttl < 29*time.Second {
+		t.Fatalf("a fresh key on the healed node: pttl %s %v", ttl, err)
+	}
+}
+
 func TestAFakeClockJumpExpiresAKeyEarlyAndHealingPutsTheClockBack(t *testing.T) {
 	ctx := context.Background()
 	l := &Local{}
@@ -125,47 +174,7 @@ func TestAFakeClockJumpExpiresAKeyEarlyAndHealingPutsTheClockBack(t *testing.T) 
 			}
 		}
 	}()
-	for _, n := range nodes {
-		if d := nodeClockAhead(t, n.Addr); !near(d, 0) {
-			t.Fatalf("%s starts %s off real time", n.Name, d)
-		}
-	}
-	c1 := redis.NewClient(&redis.Options{Addr: nodes[0].Addr, MaxRetries: -1})
-	defer c1.Close()
-	c2 := redis.NewClient(&redis.Options{Addr: nodes[1].Addr, MaxRetries: -1})
-	defer c2.Close()
-	for _, c := range []*redis.Client{c1, c2} {
-		if err := c.Set(ctx, "lock", "holder", 30*time.Second).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := l.SetClockOffset(ctx, 0, 40*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if d := nodeClockAhead(t, nodes[0].Addr); !near(d, 40*time.Second) {
-		t.Fatalf("after a +40s jump n1 is %s ahead", d)
-	}
-	if n, err := c1.Exists(ctx, "lock").Result(); err != nil || n != 0 {
-		t.Fatalf("a key with 30s to live survived a 40s jump: exists=%d %v", n, err)
-	}
-	if ttl, err := c2.PTTL(ctx, "lock").Result(); err != nil || ttl < 25*time.Second {
-		t.Fatalf("the jump reached the other node: pttl %s %v", ttl, err)
-	}
-	if d := nodeClockAhead(t, nodes[1].Addr); !near(d, 0) {
-		t.Fatalf("n2 moved: %s", d)
-	}
-	if err := l.SetClockOffset(ctx, 0, 0); err != nil {
-		t.Fatal(err)
-	}
-	if d := nodeClockAhead(t, nodes[0].Addr); !near(d, 0) {
-		t.Fatalf("after healing n1 is %s off real time", d)
-	}
-	if err := c1.Set(ctx, "lock", "holder", 30*time.Second).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if ttl, err := c1.PTTL(ctx, "lock").Result(); err != nil || ttl < 29*time.Second {
-		t.Fatalf("a fresh key on the healed node: pttl %s %v", ttl, err)
-	}
+	checkClockJump(t, l, nodes)
 	if err := l.SetClockOffset(ctx, 0, 1500*time.Millisecond); err == nil {
 		t.Fatal("a sub-second offset was accepted")
 	}
