@@ -38,8 +38,10 @@ func TestRedlockNaiveSlowAcquisitionStillBelievesInAFullTTL(t *testing.T) {
 	if believed < ttl-200*time.Millisecond {
 		t.Fatalf("the holder believes in %s; seed 000 computes no validity, so it should believe in the full TTL %s", believed, ttl)
 	}
-	if left > ttl-slow {
-		t.Fatalf("node 1's key has %s left, want at most %s", left, ttl-slow)
+	// The key was set a moment after the context's clock started, and PTTL rounds to the millisecond: allow a
+	// little over ttl-slow.
+	if left > ttl-slow+50*time.Millisecond {
+		t.Fatalf("node 1's key has %s left, want at most about %s", left, ttl-slow)
 	}
 	if believed-left < slow-200*time.Millisecond {
 		t.Fatalf("believed %s, node 1 has %s: the belief should outlast the key by about the acquisition time (%s)", believed, left, slow)
