@@ -21,7 +21,7 @@ GATE_CI_SCENARIOS ?= baseline,client-stall,crash-restart,clock-jump,delayed-rest
 # PARALLEL: runs at once for compare and gate; unset means one per CPU (more starves multi-node locks).
 PARALLEL ?=
 
-.PHONY: build scenario test bench deps clean compare gate gate-ci readme-table
+.PHONY: build scenario test test-deps bench deps clean compare gate gate-ci readme-table
 build:
 	$(GO) build -o $(BIN) ./cmd/redlock-harness
 
@@ -31,10 +31,17 @@ deps:
 	  if [ "$$(id -u)" = 0 ]; then (apt-get install -y redis-server || (apt-get update && apt-get install -y redis-server)); \
 	  else echo "redis-server is missing: run 'sudo apt-get install -y redis-server'"; exit 2; fi; }
 
+# test-deps adds what only some tests need: libfaketime for the clock faults and a C compiler for its shim
+# (the harness would install them at first use, but test packages run at once would race for dpkg's lock).
+test-deps: deps
+	@{ [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1; } && command -v cc >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get install -y libfaketime gcc || (apt-get update && apt-get install -y libfaketime gcc)); \
+	  else echo "libfaketime or a C compiler is missing: run 'sudo apt-get install -y libfaketime gcc'"; exit 2; fi; }
+
 scenario: deps build
 	./$(BIN) run $(RUN_FLAGS)
 
-test: deps
+test: test-deps
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
 

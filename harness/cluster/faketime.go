@@ -77,13 +77,8 @@ func FindLibfaketime() (string, error) {
 		return "", fmt.Errorf("%w: install it with `%s`", ErrNoLibfaketime, LibfaketimeInstallCommand)
 	}
 	fmt.Fprintln(os.Stderr, "libfaketime not found: installing Debian's libfaketime package")
-	if _, err := exec.Command("apt-get", "install", "-y", "libfaketime").CombinedOutput(); err != nil {
-		if out, err := exec.Command("apt-get", "update").CombinedOutput(); err != nil {
-			return "", fmt.Errorf("%w: apt-get update failed: %v\n%s", ErrNoLibfaketime, err, out)
-		}
-		if out, err := exec.Command("apt-get", "install", "-y", "libfaketime").CombinedOutput(); err != nil {
-			return "", fmt.Errorf("%w: `apt-get install -y libfaketime` failed: %v\n%s", ErrNoLibfaketime, err, out)
-		}
+	if err := aptInstall("libfaketime"); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrNoLibfaketime, err)
 	}
 	if p := findLibfaketime(); p != "" {
 		return p, nil

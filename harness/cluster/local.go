@@ -103,14 +103,8 @@ func FindRedisServer() (string, error) {
 		return "", fmt.Errorf("%w on PATH: install it with `%s`", ErrNoRedisServer, InstallCommand)
 	}
 	fmt.Fprintln(os.Stderr, "redis-server not found: installing Debian's redis-server package")
-	if out, err := exec.Command("apt-get", "install", "-y", "redis-server").CombinedOutput(); err != nil {
-		if out2, err2 := exec.Command("apt-get", "update").CombinedOutput(); err2 != nil {
-			return "", fmt.Errorf("%w: apt-get update failed: %v\n%s", ErrNoRedisServer, err2, out2)
-		}
-		if out, err = exec.Command("apt-get", "install", "-y", "redis-server").CombinedOutput(); err != nil {
-			return "", fmt.Errorf("%w: `apt-get install -y redis-server` failed: %v\n%s", ErrNoRedisServer, err, out)
-		}
-		_ = out
+	if err := aptInstall("redis-server"); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrNoRedisServer, err)
 	}
 	p, err := exec.LookPath("redis-server")
 	if err != nil {
