@@ -192,6 +192,9 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		return res, setup(err)
 	}
 
+	if err := wl.Warm(ctx, 30*time.Second); err != nil {
+		return res, setup(err)
+	}
 	runCtx, stopRun := context.WithCancel(ctx)
 	cleanups = append(cleanups, stopRun)
 	wl.Start(runCtx)

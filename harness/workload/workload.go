@@ -138,6 +138,40 @@ func (w *Workload) Written() int64 { return w.written.Load() }
 // Abandoned is the number of critical sections that gave up their write.
 func (w *Workload) Abandoned() int64 { return w.abandoned.Load() }
 
+// Warm opens one connection from every worker to every node before the run starts, as a long-running service
+// has its connections open before it takes a lock. Without it every worker dials every node inside its first
+// acquire, under the strategy's per-node timeout: runs started side by side on a small machine then dial
+// hundreds of connections at once, the dials outgrow Redlock's 50 ms per-node timeout, and each timed-out
+// connection is dropped and dialled again on the next try, so the multi-node locks never get a first majority.
+// A failure is returned: no fault is in force yet, so a node that cannot be reached is a broken set-up.
+func (w *Workload) Warm(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 1)
+	for _, wk := range w.workers {
+		for i, c := range wk.clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := c.Ping(ctx).Err(); err != nil {
+					select {
+					case errs <- fmt.Errorf("worker %s could not reach node %d before the run: %w", wk.Name, i+1, err):
+					default:
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
 // Start runs every worker until ctx ends or Stop is called.
 func (w *Workload) Start(ctx context.Context) {
 	ctx, w.cancel = context.WithCancel(ctx)

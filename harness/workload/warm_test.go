@@ -1,0 +1,113 @@
+package workload
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redlock-harness/redlock-harness/history"
+	"github.com/redlock-harness/redlock-harness/lock"
+)
+
+// pongServer answers PING with +PONG, and anything else with an error, and counts the connections it accepted.
+func pongServer(t *testing.T) (addr string, accepted *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	accepted = new(atomic.Int64)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "*")))
+					var args []string
+					for i := 0; i < 2*n; i++ { // each argument: a $length line and the bytes
+						a, err := r.ReadString('\n')
+						if err != nil {
+							return
+						}
+						args = append(args, strings.TrimSpace(a))
+					}
+					reply := "-ERR unknown command\r\n" // HELLO and the like: the client falls back to RESP2
+					if len(args) == 2 && strings.EqualFold(args[1], "PING") {
+						reply = "+PONG\r\n"
+					}
+					if _, err := c.Write([]byte(reply)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String(), accepted
+}
+
+func newTestWorkload(t *testing.T, addrs []string) *Workload {
+	t.Helper()
+	hw, err := history.Create(filepath.Join(t.TempDir(), "history.jsonl"), history.NewClock(), history.Header{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hw.Close() })
+	st, err := lock.Lookup("lua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := New(Config{Groups: 2, Workers: 3, Keys: 1, Strategy: st.Make(), Lock: lock.Options{TTL: time.Second}}, func(int) []string { return addrs }, hw)
+	t.Cleanup(func() { w.Stop(time.Second) })
+	return w
+}
+
+func TestWarmLeavesEveryWorkerAnOpenConnectionToEveryNode(t *testing.T) {
+	a1, n1 := pongServer(t)
+	a2, n2 := pongServer(t)
+	w := newTestWorkload(t, []string{a1, a2})
+	if err := w.Warm(context.Background(), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if n1.Load() != 6 || n2.Load() != 6 {
+		t.Fatalf("the nodes accepted %d and %d connections, want one from each of the 6 workers", n1.Load(), n2.Load())
+	}
+	for _, wk := range w.Workers() {
+		for i, c := range wk.clients {
+			if idle := c.PoolStats().IdleConns; idle != 1 {
+				t.Fatalf("worker %s has %d idle connections to node %d after warming, want 1 kept for its first acquire", wk.Name, idle, i+1)
+			}
+		}
+	}
+}
+
+func TestWarmFailsNamingTheWorkerAndNodeItCouldNotReach(t *testing.T) {
+	a1, _ := pongServer(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close() // nothing listens there now: connections are refused
+	w := newTestWorkload(t, []string{a1, dead})
+	err = w.Warm(context.Background(), 5*time.Second)
+	if err == nil || !strings.Contains(err.Error(), "could not reach node 2 before the run") {
+		t.Fatalf("Warm with node 2 down: %v", err)
+	}
+}
