@@ -5,6 +5,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -41,11 +42,16 @@ type Spec struct {
 }
 
 // Pauser freezes a node without closing its connections (SIGSTOP, container pause): commands sent meanwhile
-// queue up and are executed when it resumes.
+// queue up and are executed when it resumes. Faults overlap (a pause drawn on a node a crash has taken down, a
+// crash of a paused node), so Pause of a node that is down returns ErrNodeDown, and Resume of a node that is down,
+// or was restarted since its pause, succeeds: nothing of the paused process is left to resume.
 type Pauser interface {
 	Pause(ctx context.Context, node int) error
 	Resume(ctx context.Context, node int) error
 }
+
+// ErrNodeDown means the node's server is not running (killed, not yet restarted): there is nothing to pause.
+var ErrNodeDown = errors.New("node is down")
 
 // Restarter kills a node abruptly and starts it again, possibly at a new address.
 type Restarter interface {

@@ -702,13 +702,22 @@ func (d *Docker) Pause(ctx context.Context, i int) error {
 	}
 	cctx, cancel := d.op(ctx)
 	defer cancel()
-	if _, err := p.Client().ContainerPause(cctx, d.current(n).GetContainerID(), client.ContainerPauseOptions{}); err != nil {
+	id := d.current(n).GetContainerID()
+	st, err := p.Client().ContainerInspect(cctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return fmt.Errorf("pause %s: %w", n.name, err)
+	}
+	if st.Container.State == nil || !st.Container.State.Running {
+		return fmt.Errorf("pause %s: %w", n.name, ErrNodeDown)
+	}
+	if _, err := p.Client().ContainerPause(cctx, id, client.ContainerPauseOptions{}); err != nil {
 		return fmt.Errorf("pause %s: %w", n.name, err)
 	}
 	return nil
 }
 
-// Resume implements Pauser: the server's container is unpaused and executes what queued up meanwhile.
+// Resume implements Pauser: the server's container is unpaused and executes what queued up meanwhile; a
+// container that is no longer paused (killed or restarted since) is left as it is.
 func (d *Docker) Resume(ctx context.Context, i int) error {
 	n, p, err := d.node(i)
 	if err != nil {
@@ -716,7 +725,15 @@ func (d *Docker) Resume(ctx context.Context, i int) error {
 	}
 	cctx, cancel := d.op(ctx)
 	defer cancel()
-	if _, err := p.Client().ContainerUnpause(cctx, d.current(n).GetContainerID(), client.ContainerUnpauseOptions{}); err != nil {
+	id := d.current(n).GetContainerID()
+	st, err := p.Client().ContainerInspect(cctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return fmt.Errorf("resume %s: %w", n.name, err)
+	}
+	if st.Container.State == nil || !st.Container.State.Paused {
+		return nil // killed since its pause (Kill unpauses first), or restarted: nothing to resume
+	}
+	if _, err := p.Client().ContainerUnpause(cctx, id, client.ContainerUnpauseOptions{}); err != nil {
 		return fmt.Errorf("resume %s: %w", n.name, err)
 	}
 	return nil

@@ -409,20 +409,40 @@ func (l *Local) proc(i int) (*localNode, *exec.Cmd, chan struct{}, error) {
 
 // Pause implements Pauser with SIGSTOP.
 func (l *Local) Pause(_ context.Context, i int) error {
-	_, cmd, _, err := l.proc(i)
+	n, cmd, done, err := l.proc(i)
 	if err != nil {
 		return err
+	}
+	if exited(done) {
+		return fmt.Errorf("pause %s: %w", n.name, ErrNodeDown)
 	}
 	return cmd.Process.Signal(syscall.SIGSTOP)
 }
 
-// Resume implements Pauser with SIGCONT.
+// Resume implements Pauser with SIGCONT. A process that has exited since its pause has nothing to resume; a
+// restarted one was never paused, and SIGCONT leaves it as it is.
 func (l *Local) Resume(_ context.Context, i int) error {
-	_, cmd, _, err := l.proc(i)
+	_, cmd, done, err := l.proc(i)
 	if err != nil {
 		return err
 	}
-	return cmd.Process.Signal(syscall.SIGCONT)
+	if exited(done) {
+		return nil
+	}
+	if err := cmd.Process.Signal(syscall.SIGCONT); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return err
+	}
+	return nil
+}
+
+// exited reports whether a node's process has exited (its done channel is closed).
+func exited(done chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
 }
 
 // Kill implements Restarter with SIGKILL: no shutdown, no final save.
@@ -442,9 +462,7 @@ func (l *Local) Restart(ctx context.Context, i int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	select {
-	case <-done:
-	default:
+	if !exited(done) {
 		return "", fmt.Errorf("%s is still running", n.name)
 	}
 	var last error

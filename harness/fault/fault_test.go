@@ -253,3 +253,61 @@ func TestTwoOverlappingFaultsOnOneLinkEachHealOnlyTheirOwn(t *testing.T) {
 		t.Fatalf("after both heals: %v", r)
 	}
 }
+
+func TestAPauseAndACrashOverlappingOnOneNodeNeitherFailsNorLeavesItFrozen(t *testing.T) {
+	restart := func(t *testing.T, r cluster.Restarter) {
+		t.Helper()
+		if _, err := r.Restart(context.Background(), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name string
+		// before runs before the pause is drawn, between after it and before its heal, after after the heal.
+		before, between, after func(t *testing.T, r cluster.Restarter)
+		wantTargets            int
+	}{
+		{"a pause drawn on a node a crash holds down freezes nothing and heals", kill, nil, restart, 0},
+		{"a paused node crashes and the pause heals while it is still down", nil, kill, restart, 1},
+		{"a paused node crashes, comes back, and the pause's heal leaves it serving", nil, func(t *testing.T, r cluster.Restarter) {
+			kill(t, r)
+			restart(t, r)
+		}, nil, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := testEnv(t)
+			r := env.Backend.(cluster.Restarter)
+			if tc.before != nil {
+				tc.before(t, r)
+			}
+			inj := inject(t, env, "  - kind: pause\n    nodes: [n1]\n")
+			if len(inj.Targets) != tc.wantTargets {
+				t.Fatalf("targets %v, want %d frozen", inj.Targets, tc.wantTargets)
+			}
+			if tc.between != nil {
+				tc.between(t, r)
+			}
+			if err := inj.Heal(context.Background()); err != nil {
+				t.Fatalf("heal: %v", err)
+			}
+			if tc.after != nil {
+				tc.after(t, r)
+			}
+			c := redis.NewClient(&redis.Options{Addr: env.Nodes[0].Addr, MaxRetries: -1, ContextTimeoutEnabled: true})
+			defer c.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			if err := c.Ping(ctx).Err(); err != nil {
+				t.Fatalf("n1 does not answer after the heal: %v", err)
+			}
+		})
+	}
+}
+
+func kill(t *testing.T, r cluster.Restarter) {
+	t.Helper()
+	if err := r.Kill(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -37,18 +37,23 @@ func (f *pause) Inject(ctx context.Context, env *Env) (Injection, error) {
 		}
 		return errors.Join(errs...)
 	}
+	var names []string
 	for _, n := range targets {
 		i, err := env.NodeIndex(n)
 		if err == nil {
 			err = p.Pause(ctx, i)
+		}
+		if errors.Is(err, cluster.ErrNodeDown) {
+			continue // a crash holds it down: there is no process to freeze, and the history names only the frozen
 		}
 		if err != nil {
 			_ = heal(context.Background())
 			return Injection{}, fmt.Errorf("pause %s: %w", n, err)
 		}
 		paused = append(paused, i)
+		names = append(names, n)
 	}
-	return Injection{Targets: targets, Heal: heal}, nil
+	return Injection{Targets: names, Heal: heal}, nil
 }
 
 func init() {
