@@ -229,5 +229,5 @@ func isTerminal(w io.Writer) bool {
 // cell measured the same on all ten seeds, in 9 minutes; at eight at once setnx-expire wrote 17 critical sections
 // under no fault (291 at two at once) and Redlock 8 under latency (119), too few for a verdict: a loaded machine
 // outgrows Redlock's 50 ms per-node timeout. Critical sections per second are lower side by side than alone (by up
-// to a third at four at once): pass --parallel 1 to measure a lock's throughput.
+// to 40% at four at once against two): pass --parallel 1 to measure a lock's throughput.
 func defaultParallel() int { return max(1, 2*runtime.NumCPU()) }
