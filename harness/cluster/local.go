@@ -413,10 +413,11 @@ func (l *Local) Pause(_ context.Context, i int) error {
 	if err != nil {
 		return err
 	}
-	if exited(done) {
+	err = cmd.Process.Signal(syscall.SIGSTOP)
+	if exited(done) || errors.Is(err, os.ErrProcessDone) { // down before the signal, or it died just now
 		return fmt.Errorf("pause %s: %w", n.name, ErrNodeDown)
 	}
-	return cmd.Process.Signal(syscall.SIGSTOP)
+	return err
 }
 
 // Resume implements Pauser with SIGCONT. A process that has exited since its pause has nothing to resume; a
