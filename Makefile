@@ -25,7 +25,8 @@ GATE_CI_SCENARIOS ?= baseline,client-stall,crash-restart,clock-jump,delayed-rest
 # PARALLEL: runs at once for run, compare and gate; unset means two per CPU (more starves the multi-node locks).
 PARALLEL ?=
 
-.PHONY: build scenario test test-deps bench deps clean compare gate gate-ci readme-table
+
+.PHONY: build scenario test test-short test-deps bench deps clean compare gate gate-ci readme-table
 build:
 	$(GO) build -o $(BIN) ./cmd/redlock-harness
 
@@ -45,9 +46,16 @@ test-deps: deps
 scenario: deps build
 	./$(BIN) run $(RUN_FLAGS)
 
+# test runs every test under the race detector: unit tests, real nodes, whole runs, Ctrl-C across scenarios and
+# both backends.
 test: test-deps
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+# test-short is the edit loop: unit tests and quick checks against real nodes, in under a minute (no race detector,
+# no whole runs, no docker); make test stays the command that runs everything.
+test-short: deps
+	$(GO) test -short -count=1 ./...
 
 # bench writes results/bench/<timestamp>.md: lock cycles/s per strategy (proxied, direct, redis-benchmark) and
 # the checker's throughput.

@@ -322,6 +322,9 @@ func TestAViolationIsInvalidEvenWithTooLittleWork(t *testing.T) {
 }
 
 func TestASearchThatRunsOutOfTimeIsUnknownUnlessOverlapFoundAViolation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	valid := synthetic(synthConfig{Cycles: 200000, Keys: 1})
 	r := Check(valid.h, Options{Timeout: time.Nanosecond})
 	eq(t, "porcupine", r.Register.Porcupine, "Unknown")

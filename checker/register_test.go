@@ -17,6 +17,9 @@ func withSegments(t *testing.T, n int, f func()) {
 }
 
 func TestRandomHistoriesThatKeptMutualExclusionAreValidHoweverTheyAreCut(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	for seed := uint64(0); seed < 150; seed++ {
 		h, _ := physical(physicalConfig{Seed: seed, Sections: 200, Keys: 2, Ties: seed%2 == 0})
 		for _, n := range []int{2, 16, 1 << 30} {

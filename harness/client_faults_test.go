@@ -44,6 +44,9 @@ faults:
 }
 
 func TestAStalledWorkerResumesAfterItsStallAndWrites(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	h := runClientFault(t, "kind: client-stall\n    stall: 1500ms")
 	reads := map[int64]int64{}
 	for _, e := range h.Events {
@@ -60,6 +63,9 @@ func TestAStalledWorkerResumesAfterItsStallAndWrites(t *testing.T) {
 }
 
 func TestACrashedWorkerNeverReleasesNorComesBack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	h := runClientFault(t, "kind: client-crash")
 	var crashedAt int64 = -1
 	for _, e := range h.Events {

@@ -102,6 +102,9 @@ func runOn(t *testing.T, b cluster.Backend, sc *scenarios.Scenario, strategy str
 }
 
 func TestEveryFaultKindRunsThroughTheDockerBackendAndLeavesNoContainer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	needDocker(t)
 	cases := []struct {
 		scenario string // a built-in scenario, run shorter than its default
@@ -162,6 +165,9 @@ faults:
 `
 
 func TestTheDockerAndLocalBackendsBothFindALuaLockBrokenByTheSameFault(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	needDocker(t)
 	jumps, err := scenarios.Parse("clock-jumps", "clock-jumps.yaml", []byte(clockJumps))
 	if err != nil {

@@ -92,6 +92,9 @@ func (m *myLease) Release(ctx context.Context) error {
 }
 
 func TestAStrategyWrittenOutsideTheProjectRunsThroughThePublicAPI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	res, err := harness.Run(context.Background(), harness.Config{
 		Scenario: scenarios.MustLoad("baseline"),
 		Strategy: myLock{},

@@ -42,6 +42,12 @@ type Config struct {
 	Progress io.Writer
 	// ProgressTTY says Progress is a terminal: the line is redrawn in place instead of printed every few seconds.
 	ProgressTTY bool
+	// Warnings receives what went wrong without stopping the run (a heal that timed out, a teardown step left
+	// behind); default os.Stderr.
+	Warnings io.Writer
+	// Grace is how long the run may take past its duration (or past Ctrl-C) to stop, heal, judge and report
+	// before its watchdog tears it down with an unknown verdict; default DefaultGrace + CheckTimeout.
+	Grace time.Duration
 }
 
 // Result is what a run found.

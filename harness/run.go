@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/redlock-harness/redlock-harness/checker"
@@ -62,181 +63,435 @@ func LockOptions(s *scenarios.Scenario, extra ...lock.Option) lock.Options {
 // Run executes one scenario against one strategy and judges it. A returned error means the harness could not run
 // (it wraps ErrSetup) or the run was interrupted (it wraps context.Canceled; Result.Interrupted is set and the
 // history is on disk). A violation is not an error: it is Result.Verdict.
-func Run(ctx context.Context, cfg Config) (res Result, err error) {
+//
+// A run always ends: from the moment its workload starts it has its duration plus Config.Grace to stop, heal,
+// judge and report (Ctrl-C: Grace from the interrupt). Past that the watchdog tears down what the run started,
+// whatever is stuck, and the verdict is unknown, with the reason.
+func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Scenario == nil || cfg.Strategy == nil {
-		return res, fmt.Errorf("%w: Config needs a Scenario and a Strategy", ErrSetup)
+		return Result{}, fmt.Errorf("%w: Config needs a Scenario and a Strategy", ErrSetup)
 	}
+	r := newRunner(cfg)
+	type outcome struct {
+		res Result
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := r.execute(ctx)
+		done <- outcome{res, err}
+	}()
+	select {
+	case o := <-done:
+		return o.res, o.err
+	case <-r.wd.fired:
+		return r.abandon()
+	}
+}
+
+// runner is one run's state, shared by its steps, its teardown and its watchdog.
+type runner struct {
+	cfg     Config
+	sc      *scenarios.Scenario
+	total   time.Duration
+	backend cluster.Backend
+	fenced  bool
+	opts    lock.Options
+	started time.Time
+	warn    func(string)
+	wd      *watchdog
+
+	mu       sync.Mutex
+	res      Result
+	hw       *history.Writer
+	clock    history.Clock
+	settled  bool // the verdict was written by the run or by the watchdog: the other one leaves it alone
+	cleanups []func()
+	inflight int // cleanups being run, by the run or by the watchdog
+}
+
+func newRunner(cfg Config) *runner {
 	sc := cfg.Scenario
-	total := sc.Duration.D()
+	r := &runner{cfg: cfg, sc: sc, total: sc.Duration.D(), backend: cfg.Backend, wd: newWatchdog()}
 	if cfg.Duration > 0 {
-		total = cfg.Duration
+		r.total = cfg.Duration
 	}
-	if cfg.OutDir == "" {
-		cfg.OutDir = "results"
+	if r.cfg.OutDir == "" {
+		r.cfg.OutDir = "results"
 	}
-	if cfg.CheckTimeout <= 0 {
-		cfg.CheckTimeout = 60 * time.Second
+	if r.cfg.CheckTimeout <= 0 {
+		r.cfg.CheckTimeout = 60 * time.Second
 	}
-	backend := cfg.Backend
-	if backend == nil {
-		backend = &cluster.Local{}
+	if r.cfg.Grace <= 0 {
+		r.cfg.Grace = DefaultGrace + r.cfg.CheckTimeout
 	}
-	fenced := false
+	if r.backend == nil {
+		r.backend = &cluster.Local{}
+	}
 	if cfg.Fenced != nil {
-		fenced = *cfg.Fenced
+		r.fenced = *cfg.Fenced
 	} else if info, err := lock.Lookup(cfg.Strategy.Name()); err == nil {
-		fenced = info.Fenced
+		r.fenced = info.Fenced
 	}
-	res = Result{Scenario: sc.Name, Strategy: cfg.Strategy.Name(), Seed: cfg.Seed}
-	setup := func(err error) error { return fmt.Errorf("%w: %v", ErrSetup, err) }
+	warnings := cfg.Warnings
+	if warnings == nil {
+		warnings = os.Stderr
+	}
+	name := fmt.Sprintf("%s/%s seed %d", sc.Name, cfg.Strategy.Name(), cfg.Seed)
+	var wmu sync.Mutex
+	r.warn = func(msg string) {
+		wmu.Lock()
+		defer wmu.Unlock()
+		fmt.Fprintf(warnings, "%s: %s\n", name, msg)
+	}
+	r.opts = LockOptions(sc, cfg.LockOptions...)
+	r.res = Result{Scenario: sc.Name, Strategy: cfg.Strategy.Name(), Seed: cfg.Seed}
+	return r
+}
 
+// DefaultGrace is what a run gets past its duration, on top of Config.CheckTimeout, to stop its workers, heal
+// its faults, stop its nodes and write its report, before the watchdog tears it down.
+const DefaultGrace = 45 * time.Second
+
+func setupErr(err error) error { return fmt.Errorf("%w: %v", ErrSetup, err) }
+
+// execute is the run from start to verdict; every step started is undone by the deferred cleanups.
+func (r *runner) execute(ctx context.Context) (res Result, err error) {
+	defer r.runCleanups()
 	// Refuse what the backend cannot do before anything starts.
-	env := &fault.Env{Backend: backend, Scenario: sc}
-	if _, err := fault.NewNemesis(env, nil, cfg.Seed, total); err != nil {
-		return res, setup(err)
+	env := &fault.Env{Backend: r.backend, Scenario: r.sc, Warn: r.warn}
+	if _, err := fault.NewNemesis(env, nil, r.cfg.Seed, r.total); err != nil {
+		return r.result(), setupErr(err)
 	}
-
-	started := time.Now()
-	dir, err := runDir(cfg.OutDir, sc.Name, cfg.Strategy.Name(), cfg.Seed, started)
+	r.started = time.Now()
+	dir, err := runDir(r.cfg.OutDir, r.sc.Name, r.cfg.Strategy.Name(), r.cfg.Seed, r.started)
 	if err != nil {
-		return res, setup(err)
+		return r.result(), setupErr(err)
 	}
-	res.Dir = dir
+	r.mu.Lock()
+	r.res.Dir = dir
+	r.mu.Unlock()
 	defer func() {
 		// A run that never got as far as its history leaves no directory behind: nothing in it to re-judge.
 		if err != nil {
 			if _, serr := os.Stat(filepath.Join(dir, "history.jsonl")); os.IsNotExist(serr) {
 				_ = os.RemoveAll(dir)
+				r.mu.Lock()
+				r.res.Dir = ""
+				r.mu.Unlock()
 				res.Dir = ""
 			}
 		}
 	}()
-
-	// Everything started from here on is stopped by the deferred cleanups, in reverse order, on every path.
-	var cleanups []func()
-	defer func() {
-		for i := len(cleanups) - 1; i >= 0; i-- {
-			cleanups[i]()
+	wl, nem, err := r.setup(ctx, env, dir)
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			r.mu.Lock()
+			r.res.Interrupted = true
+			r.mu.Unlock()
 		}
-	}()
+		return r.result(), err
+	}
+	if err := r.drive(ctx, wl, nem); err != nil {
+		return r.result(), err
+	}
+	return r.judge(dir)
+}
 
-	nodes, err := backend.Start(ctx, ClusterSpec(sc))
-	cleanups = append(cleanups, func() { _ = backend.Stop(context.Background()) })
+// setup starts the nodes and the network, writes config.json, opens the history and builds the workers and the
+// nemesis.
+func (r *runner) setup(ctx context.Context, env *fault.Env, dir string) (*workload.Workload, *fault.Nemesis, error) {
+	nodes, err := r.backend.Start(ctx, ClusterSpec(r.sc))
+	r.cleanup(func() { r.bounded("stop the nodes", func() error { return r.backend.Stop(context.Background()) }) })
 	if err != nil {
 		if ctx.Err() != nil {
-			res.Interrupted = true
-			return res, fmt.Errorf("run interrupted while its nodes started: %w", context.Canceled)
+			return nil, nil, fmt.Errorf("run interrupted while its nodes started: %w", context.Canceled)
 		}
-		return res, setup(err)
+		return nil, nil, setupErr(err)
 	}
 	env.Nodes = nodes
-	nw, err := netem.New(cfg.ToxiproxyAPI)
+	nw, addrs, links, err := r.network(nodes)
 	if err != nil {
-		return res, setup(err)
+		return nil, nil, setupErr(err)
 	}
-	cleanups = append(cleanups, func() { _ = nw.Close() })
 	env.Net = nw
-	links := map[string]string{}
-	addrs := make([][]string, sc.Groups)
+	rcJSON, err := r.writeConfig(dir, nodes, links)
+	if err != nil {
+		return nil, nil, setupErr(err)
+	}
+	clock := history.NewClock()
+	hw, err := history.Create(filepath.Join(dir, "history.jsonl"), clock, history.Header{
+		Scenario: r.sc.Name, Strategy: r.cfg.Strategy.Name(), Seed: r.cfg.Seed, Started: r.started.UTC().Format(time.RFC3339Nano),
+		MinCriticalSections: r.sc.MinCriticalSections, Fenced: r.fenced, Config: rcJSON,
+	})
+	if err != nil {
+		return nil, nil, setupErr(err)
+	}
+	r.mu.Lock()
+	r.hw, r.clock = hw, clock
+	r.mu.Unlock()
+	r.cleanup(func() { _ = hw.Close() })
+	sc := r.sc
+	wl := workload.New(workload.Config{
+		Groups: sc.Groups, Workers: sc.Workers, Keys: sc.Keys,
+		HoldMin: sc.Hold.Min.D(), HoldMax: sc.Hold.Max.D(), ThinkMin: sc.Think.Min.D(), ThinkMax: sc.Think.Max.D(),
+		Careless: sc.Client == "careless", Strategy: r.cfg.Strategy, Lock: r.opts, Seed: r.cfg.Seed, Fenced: r.fenced,
+	}, func(g int) []string { return addrs[g] }, hw)
+	env.Workload = wl
+	nem, err := fault.NewNemesis(env, hw, r.cfg.Seed, r.total)
+	if err != nil {
+		return nil, nil, setupErr(err)
+	}
+	if err := wl.Warm(ctx, 30*time.Second); err != nil {
+		return nil, nil, setupErr(err)
+	}
+	return wl, nem, nil
+}
+
+// network starts the embedded Toxiproxy and one link per (client group, node); it returns each group's addresses
+// of the nodes, in node order, and every link's address by name.
+func (r *runner) network(nodes []cluster.Node) (*netem.Net, [][]string, map[string]string, error) {
+	nw, err := netem.New(r.cfg.ToxiproxyAPI)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r.cleanup(func() { r.bounded("stop the network", nw.Close) })
 	upstream := map[string]string{}
 	for _, n := range nodes {
 		upstream[n.Name] = n.Addr
-		if ClusterSpec(sc).Replicas {
+		if ClusterSpec(r.sc).Replicas {
 			// A failover moves the node to its replica's address: the links go through a front that moves
 			// with it, so that no proxy has to give up its port mid-run.
 			if upstream[n.Name], err = nw.AddFront(n.Name, n.Addr); err != nil {
-				return res, setup(err)
+				return nil, nil, nil, err
 			}
 		}
 	}
-	for g := 0; g < sc.Groups; g++ {
+	links := map[string]string{}
+	addrs := make([][]string, r.sc.Groups)
+	for g := range r.sc.Groups {
 		for _, n := range nodes {
 			l, err := nw.AddLink(workload.GroupName(g), n.Name, upstream[n.Name])
 			if err != nil {
-				return res, setup(err)
+				return nil, nil, nil, err
 			}
 			addrs[g] = append(addrs[g], l.Addr())
 			links[l.Name] = l.Addr()
 		}
 	}
+	return nw, addrs, links, nil
+}
 
-	opts := LockOptions(sc, cfg.LockOptions...)
+// writeConfig writes config.json, everything needed to understand and replay the run, and returns it.
+func (r *runner) writeConfig(dir string, nodes []cluster.Node, links map[string]string) ([]byte, error) {
+	name := r.cfg.Strategy.Name()
 	rc := RunConfig{
-		Scenario: sc, Strategy: cfg.Strategy.Name(), Seed: cfg.Seed, Duration: total.String(), Backend: backend.Name(),
-		Fenced: fenced, Lock: opts, Nodes: nodes, Links: links, Started: started.UTC().Format(time.RFC3339Nano),
+		Scenario: r.sc, Strategy: name, Seed: r.cfg.Seed, Duration: r.total.String(), Backend: r.backend.Name(),
+		Fenced: r.fenced, Lock: r.opts, Nodes: nodes, Links: links, Started: r.started.UTC().Format(time.RFC3339Nano),
 		GoVersion: runtime.Version(),
-		Replay:    fmt.Sprintf("redlock-harness run --scenario %s --strategy %s --seed %d --duration %s --backend %s", sc.Name, cfg.Strategy.Name(), cfg.Seed, total, backend.Name()),
+		Replay: fmt.Sprintf("redlock-harness run --scenario %s --strategy %s --seed %d --duration %s --backend %s",
+			r.sc.Name, name, r.cfg.Seed, r.total, r.backend.Name()),
 	}
 	rcJSON, _ := json.MarshalIndent(rc, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), append(rcJSON, '\n'), 0o644); err != nil {
-		return res, setup(err)
-	}
-	clock := history.NewClock()
-	hw, err := history.Create(filepath.Join(dir, "history.jsonl"), clock, history.Header{
-		Scenario: sc.Name, Strategy: cfg.Strategy.Name(), Seed: cfg.Seed, Started: rc.Started,
-		MinCriticalSections: sc.MinCriticalSections, Fenced: fenced, Config: rcJSON,
-	})
-	if err != nil {
-		return res, setup(err)
-	}
-	cleanups = append(cleanups, func() { _ = hw.Close() })
+	return rcJSON, os.WriteFile(filepath.Join(dir, "config.json"), append(rcJSON, '\n'), 0o644)
+}
 
-	wl := workload.New(workload.Config{
-		Groups: sc.Groups, Workers: sc.Workers, Keys: sc.Keys,
-		HoldMin: sc.Hold.Min.D(), HoldMax: sc.Hold.Max.D(), ThinkMin: sc.Think.Min.D(), ThinkMax: sc.Think.Max.D(),
-		Careless: sc.Client == "careless", Strategy: cfg.Strategy, Lock: opts, Seed: cfg.Seed, Fenced: fenced,
-	}, func(g int) []string { return addrs[g] }, hw)
-	env.Workload = wl
-	nem, err := fault.NewNemesis(env, hw, cfg.Seed, total)
-	if err != nil {
-		return res, setup(err)
-	}
-
-	if err := wl.Warm(ctx, 30*time.Second); err != nil {
-		return res, setup(err)
-	}
+// drive runs the workload and the fault schedule for the run's duration (or until ctx ends), then stops them,
+// heals every fault and closes the history.
+func (r *runner) drive(ctx context.Context, wl *workload.Workload, nem *fault.Nemesis) error {
 	runCtx, stopRun := context.WithCancel(ctx)
-	cleanups = append(cleanups, stopRun)
+	r.cleanup(stopRun)
 	wl.Start(runCtx)
 	nem.Start(runCtx)
-	prog := startProgress(cfg, res, total, clock, wl, nem)
-
-	timer := time.NewTimer(total)
+	r.wd.arm(r.total+r.cfg.Grace, fmt.Sprintf("the run did not end within its duration (%s) plus its grace (%s)", r.total, r.cfg.Grace))
+	res := r.result()
+	prog := startProgress(r.cfg, res, r.total, r.clock, wl, nem)
+	timer := time.NewTimer(r.total)
+	interrupted := false
 	select {
 	case <-timer.C:
 	case <-ctx.Done():
-		res.Interrupted = true
+		interrupted = true
+		r.wd.arm(r.cfg.Grace, fmt.Sprintf("the run did not stop within %s of its interruption", r.cfg.Grace))
 	}
 	timer.Stop()
-	res.Elapsed = time.Duration(clock.Now())
+	r.mu.Lock()
+	r.res.Interrupted = interrupted
+	r.res.Elapsed = time.Duration(r.clock.Now())
+	r.mu.Unlock()
 	stopRun()
 	nemErr := nem.Stop()
-	wl.Stop(2*opts.TTL + 5*time.Second)
+	wl.Stop(2*r.opts.TTL + 5*time.Second)
 	prog.stop()
-	if err := hw.Close(); err != nil {
-		return res, setup(fmt.Errorf("history: %w", err))
+	if err := r.hw.Close(); err != nil {
+		return setupErr(fmt.Errorf("history: %w", err))
 	}
-	if res.Interrupted {
-		return res, fmt.Errorf("run interrupted: %w", context.Canceled)
+	if interrupted {
+		return fmt.Errorf("run interrupted: %w", context.Canceled)
 	}
 	if nemErr != nil {
-		return res, setup(fmt.Errorf("nemesis: %w", nemErr))
+		return setupErr(fmt.Errorf("nemesis: %w", nemErr))
 	}
+	return nil
+}
 
+// judge reads the history back, checks it and writes verdict.json and the report, unless the watchdog has
+// already settled the run.
+func (r *runner) judge(dir string) (Result, error) {
 	h, err := history.ReadFile(filepath.Join(dir, "history.jsonl"))
 	if err != nil {
-		return res, setup(err)
+		return r.result(), setupErr(err)
 	}
-	res.Check = checker.Check(h, checker.Options{Timeout: cfg.CheckTimeout})
-	res.Verdict = res.Check.Verdict
-	if err := WriteVerdict(dir, res.Check); err != nil {
-		return res, setup(err)
+	check := checker.Check(h, checker.Options{Timeout: r.cfg.CheckTimeout})
+	if !r.settle() {
+		return r.result(), nil // too late: the watchdog has torn the run down and judged it
 	}
-	if err := WriteReport(dir, h, res.Check); err != nil {
-		return res, setup(err)
+	r.mu.Lock()
+	r.res.Check, r.res.Verdict = check, check.Verdict
+	r.mu.Unlock()
+	if err := WriteVerdict(dir, check); err != nil {
+		return r.result(), setupErr(err)
+	}
+	if err := WriteReport(dir, h, check); err != nil {
+		return r.result(), setupErr(err)
 	}
 	_ = updateLatest(dir)
+	return r.result(), nil
+}
+
+func (r *runner) result() Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.res
+}
+
+// settle claims the right to write the run's verdict; false when the watchdog has claimed it first.
+func (r *runner) settle() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.settled {
+		return false
+	}
+	r.settled = true
+	return true
+}
+
+func (r *runner) cleanup(f func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cleanups = append(r.cleanups, f)
+}
+
+// runCleanups undoes every step started, in reverse order; each runs once, whether the run or the watchdog
+// gets to it first.
+func (r *runner) runCleanups() {
+	for {
+		r.mu.Lock()
+		n := len(r.cleanups)
+		if n == 0 {
+			r.mu.Unlock()
+			return
+		}
+		f := r.cleanups[n-1]
+		r.cleanups = r.cleanups[:n-1]
+		r.inflight++
+		r.mu.Unlock()
+		f()
+		r.mu.Lock()
+		r.inflight--
+		r.mu.Unlock()
+	}
+}
+
+// TeardownBound bounds each teardown step (stopping the nodes, the network): a step that outlives it is left
+// behind with a warning, so that a run always ends.
+const TeardownBound = 30 * time.Second
+
+// bounded runs one teardown step within TeardownBound.
+func (r *runner) bounded(what string, f func() error) {
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			r.warn(fmt.Sprintf("%s: %v", what, err))
+		}
+	case <-time.After(TeardownBound):
+		r.warn(fmt.Sprintf("%s did not finish within %s: left behind", what, TeardownBound))
+	}
+}
+
+// abandon is the watchdog's way out of a run that did not end in time: it tears down whatever the run started
+// (each step bounded), closes the history, and settles the verdict as unknown with the reason.
+func (r *runner) abandon() (Result, error) {
+	reason := r.wd.reason()
+	r.warn(reason + ": tearing it down")
+	r.runCleanups()
+	// A step the run itself had begun is waited for too (each is bounded), so that nothing is left running.
+	for deadline := time.Now().Add(TeardownBound); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		r.mu.Lock()
+		busy := r.inflight
+		r.mu.Unlock()
+		if busy == 0 {
+			break
+		}
+	}
+	res := r.result()
+	if !r.settle() {
+		return res, nil // the run wrote its verdict after all
+	}
+	check := checker.Result{Verdict: checker.Unknown, Reason: reason + "; torn down by the watchdog",
+		Scenario: res.Scenario, Strategy: res.Strategy, Seed: res.Seed}
+	res.Check, res.Verdict = check, checker.Unknown
+	if res.Dir != "" {
+		if b, err := json.MarshalIndent(check, "", "  "); err == nil {
+			_ = os.WriteFile(filepath.Join(res.Dir, "verdict.json"), append(b, '\n'), 0o644)
+		}
+	}
+	r.mu.Lock()
+	r.res = res
+	r.mu.Unlock()
 	return res, nil
+}
+
+// watchdog fires once, at the earliest deadline it was armed with.
+type watchdog struct {
+	mu     sync.Mutex
+	at     time.Time
+	why    string
+	timer  *time.Timer
+	fired  chan struct{}
+	closed bool
+}
+
+func newWatchdog() *watchdog { return &watchdog{fired: make(chan struct{})} }
+
+// arm sets the deadline to d from now, unless an earlier one is already set.
+func (w *watchdog) arm(d time.Duration, why string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	at := time.Now().Add(d)
+	if w.closed || (!w.at.IsZero() && !at.Before(w.at)) {
+		return
+	}
+	w.at, w.why = at, why
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	w.timer = time.AfterFunc(d, func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if !w.closed {
+			w.closed = true
+			close(w.fired)
+		}
+	})
+}
+
+func (w *watchdog) reason() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.why
 }
 
 // WriteVerdict writes verdict.json and porcupine's visualisation into a run directory.

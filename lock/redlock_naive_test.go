@@ -13,6 +13,9 @@ import (
 )
 
 func TestRedlockNaiveSlowAcquisitionStillBelievesInAFullTTL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	ctx := context.Background()
 	b, cs := nodes(t, 5)
 	ttl := 2 * time.Second
@@ -49,6 +52,9 @@ func TestRedlockNaiveSlowAcquisitionStillBelievesInAFullTTL(t *testing.T) {
 }
 
 func TestRedlockNaiveFailedAttemptLeavesItsPartialLocks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	tests := []struct {
 		name     string
 		setup    func(t *testing.T, b *cluster.Local, cs []redis.UniversalClient)

@@ -33,6 +33,9 @@ func setCalls(t *testing.T, c redis.UniversalClient) int {
 }
 
 func TestRedsyncAcquireMapsItsErrorsOntoTheSentinels(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	tests := []struct {
 		name  string
 		setup func(t *testing.T, b *cluster.Local, cs []redis.UniversalClient)
@@ -104,6 +107,9 @@ func TestRedsyncAcquireMapsItsErrorsOntoTheSentinels(t *testing.T) {
 }
 
 func TestRedsyncExtendAndReleaseOfAnExpiredLockAreLockLost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	ctx := context.Background()
 	_, cs := nodes(t, 5)
 	ttl := time.Second

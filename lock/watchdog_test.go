@@ -41,6 +41,9 @@ var renewalFailures = []renewalFailure{
 }
 
 func TestLuaWatchdogHolderKeepsBelievingInItsLockAfterItsRenewalsFail(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	ttl := 600 * time.Millisecond
 	interval := ttl / 3
 	for _, tc := range renewalFailures {
@@ -102,6 +105,9 @@ func TestLuaWatchdogHolderKeepsBelievingInItsLockAfterItsRenewalsFail(t *testing
 const renewalSlack = 500 * time.Millisecond
 
 func TestLuaWatchdogRenewsForThirtySecondsWhateverTheTTLAndKeepsTheKeyAlive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	ttl := 300 * time.Millisecond
 	tests := []struct {
 		name     string
@@ -146,6 +152,9 @@ func TestLuaWatchdogRenewsForThirtySecondsWhateverTheTTLAndKeepsTheKeyAlive(t *t
 }
 
 func TestLuaWatchdogCancelClosesLostWhenARenewalFails(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	ttl := 600 * time.Millisecond
 	failures := append(renewalFailures[:len(renewalFailures):len(renewalFailures)], renewalFailure{
 		"the node paused until the validity passes", func(t *testing.T, b *cluster.Local, _ *redis.Client) {
@@ -192,6 +201,9 @@ func TestLuaWatchdogCancelClosesLostWhenARenewalFails(t *testing.T) {
 }
 
 func TestLuaWatchdogCancelHealthyKeepsTheKeyAliveAndNeverSignalsLoss(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	ctx := context.Background()
 	ttl := 900 * time.Millisecond
 	_, cs := nodes(t, 1)

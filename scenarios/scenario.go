@@ -81,7 +81,8 @@ type FaultSpec struct {
 
 	// Shape is the partition's shape: isolate-node, majority-minority, bridge, random-halves.
 	Shape string `yaml:"shape" json:"shape,omitempty"`
-	// Mode is the partition's mode: blackhole (default; packets vanish) or reset (connections are reset).
+	// Mode is the partition's mode: blackhole (default, also drop: bytes vanish), hold (bytes are kept and
+	// delivered at the heal, as TCP retransmits them) or reset (connections fail as soon as they carry a byte).
 	Mode string `yaml:"mode" json:"mode,omitempty"`
 	// Latency and Jitter parameterise the latency fault.
 	Latency Duration `yaml:"latency" json:"latency,omitempty"`

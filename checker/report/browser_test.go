@@ -134,6 +134,9 @@ func screenshotRun() Input {
 // TestBrowserInvalidRun opens the report of an invalid run in headless Chromium and reads back what the page's
 // script reports in the DOM: no error, one lane per worker, every violating section located and outlined.
 func TestBrowserInvalidRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	in := screenshotRun()
 	page := writePage(t, in)
 	tl := buildTimeline(in.History, in.Violations)
@@ -215,6 +218,9 @@ func TestBrowserLargeRun(t *testing.T) {
 // TestBrowserEdgeCases: a valid run, the hand-written history and a report with no history at all open without
 // error, and their self-tests pass.
 func TestBrowserEdgeCases(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	for name, in := range map[string]Input{
 		"valid":      {History: loadSmall(t), Verdict: "valid", Summary: "valid"},
 		"small":      smallInput(t),

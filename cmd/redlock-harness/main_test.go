@@ -116,6 +116,9 @@ func TestListDescribesScenariosStrategiesAndFaults(t *testing.T) {
 }
 
 func TestCheckGivesTheSameVerdictAsTheRunThatWroteTheHistory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	out := t.TempDir()
 	code, stdout, errOut := cli(t, nil, "run", "--scenario", "baseline", "--strategy", "lua", "--duration", "3s", "--seed", "5", "--out", out, "--quiet")
 	if code != 0 {
@@ -154,6 +157,9 @@ func children(pid int) []int {
 }
 
 func TestCtrlCHealsStopsEveryNodeKeepsTheHistoryAndExits2(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	out := t.TempDir()
 	cmd := exec.Command(binary, "run", "--scenario", "partition", "--strategy", "redlock", "--duration", "60s", "--out", out, "--quiet")
 	var stdout, stderr bytes.Buffer

@@ -49,6 +49,9 @@ func nodeDirs(pids []int) []string {
 }
 
 func TestCtrlCDuringEachFaultLeavesNoProcessNoDataDirAndAHistoryWithTheHeal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	for _, tc := range faultsUnderCtrlC {
 		t.Run("ctrl-c while "+tc.kind+" is in force", func(t *testing.T) {
 			out := t.TempDir()

@@ -48,6 +48,11 @@ const (
 
 const redisPort = "6379/tcp"
 
+// stopCallTimeout bounds each call Stop makes to the engine (a removal, a listing): Stop runs on the way out of
+// every run, Ctrl-C included, and must end even when the engine is slow; what it could not remove in time carries
+// its owner's label, and the next run's sweep removes it.
+const stopCallTimeout = 20 * time.Second
+
 // Docker runs each node as a container of an image built offline from the host's redis-server (see
 // docker_image.go), through testcontainers-go. A node is two containers: a network holder, which owns the node's
 // network namespace (its address on the engine's bridge network, and its port published on 127.0.0.1 only) for
@@ -347,6 +352,11 @@ func (d *Docker) Start(ctx context.Context, spec Spec) ([]Node, error) {
 	d.mu.Lock()
 	d.provider = p
 	d.runIDLocked()
+	d.mu.Unlock()
+	if gone := d.sweepStaleContainers(ctx); len(gone) > 0 {
+		fmt.Fprintf(os.Stderr, "docker: removed %d container(s) a killed harness left: %s\n", len(gone), strings.Join(gone, " "))
+	}
+	d.mu.Lock()
 	d.args, d.fake = args, spec.FakeClock
 	d.replicas = map[string]int{}
 	d.stopped = false
@@ -371,6 +381,9 @@ func (d *Docker) Start(ctx context.Context, spec Spec) ([]Node, error) {
 	d.mu.Unlock()
 	if spec.FakeClock {
 		dir, err := os.MkdirTemp("", "redlock-harness-docker-clock-")
+		if err == nil {
+			err = markOwned(dir)
+		}
 		if err != nil {
 			return fail(err)
 		}
@@ -497,7 +510,8 @@ func (d *Docker) startContainer(ctx context.Context, name, follow string) (*dock
 	defer cancel()
 	base := "redlock-harness-" + runID + "-" + name
 	labels := func(role string) map[string]string {
-		return map[string]string{DockerLabelBackend: "docker", DockerLabelRun: runID, dockerLabelNode: name, dockerLabelRole: role}
+		return map[string]string{DockerLabelBackend: "docker", DockerLabelRun: runID, dockerLabelNode: name, dockerLabelRole: role,
+			dockerLabelOwner: OwnerTag()}
 	}
 
 	// The holder runs the image's redis-server listening on nothing but a unix socket: it only keeps the
@@ -851,6 +865,35 @@ func listByRun(ctx context.Context, c client.APIClient, runID string, timeout ti
 	return ids, nil
 }
 
+// listOwners maps every container of the harness (DockerLabelBackend) to its owner label ("" when it has none).
+func listOwners(ctx context.Context, c client.APIClient) (map[string]string, error) {
+	res, err := c.ContainerList(ctx, client.ContainerListOptions{
+		All:     true,
+		Filters: make(client.Filters).Add("label", DockerLabelBackend+"=docker"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, s := range res.Items {
+		out[s.ID] = s.Labels[dockerLabelOwner]
+	}
+	return out, nil
+}
+
+// forceRemove removes a container whatever its state (an engine that refuses a paused one gets it unpaused first).
+func forceRemove(ctx context.Context, c client.APIClient, cid string) error {
+	_, err := c.ContainerRemove(ctx, cid, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	if err != nil && !errdefs.IsNotFound(err) {
+		_, _ = c.ContainerUnpause(ctx, cid, client.ContainerUnpauseOptions{})
+		_, err = c.ContainerRemove(ctx, cid, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	}
+	if err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("remove container %.12s: %w", cid, err)
+	}
+	return nil
+}
+
 // Stop implements Backend: a replacement replica being started is abandoned, and every container of this
 // instance is removed (killed first if running, paused or not), the ones it knows and any other carrying its
 // label; the follow files' directory goes too. It is safe to call more than once.
@@ -888,21 +931,12 @@ func (d *Docker) Stop(ctx context.Context) error {
 		}
 		return nil
 	}
-	ctx = context.WithoutCancel(ctx) // Stop runs on interruption too
+	ctx = context.WithoutCancel(ctx) // Stop runs on interruption too; each call to the engine has stopCallTimeout
 	c := p.Client()
 	remove := func(cid string) error {
-		cctx, cancel := d.call(ctx, 1)
+		cctx, cancel := context.WithTimeout(ctx, stopCallTimeout)
 		defer cancel()
-		_, err := c.ContainerRemove(cctx, cid, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
-		if err != nil && !errdefs.IsNotFound(err) {
-			// An engine that refuses to remove a paused container gets it unpaused first.
-			_, _ = c.ContainerUnpause(cctx, cid, client.ContainerUnpauseOptions{})
-			_, err = c.ContainerRemove(cctx, cid, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
-		}
-		if err != nil && !errdefs.IsNotFound(err) {
-			return fmt.Errorf("remove container %.12s: %w", cid, err)
-		}
-		return nil
+		return forceRemove(cctx, c, cid)
 	}
 	var mu sync.Mutex
 	var errs []error
@@ -940,7 +974,7 @@ func (d *Docker) Stop(ctx context.Context) error {
 		if s > 0 {
 			time.Sleep(500 * time.Millisecond)
 		}
-		left, err := listByRun(ctx, c, id, d.callTimeout())
+		left, err := listByRun(ctx, c, id, stopCallTimeout)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("list containers: %w", err))
 			continue

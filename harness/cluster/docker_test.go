@@ -70,6 +70,9 @@ func labelled(t *testing.T, d *Docker, label, value string) []string {
 }
 
 func TestDockerBackendStartsAnsweringNodesAndStopsThemAll(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	d := dockerBackend(t)
 	run := d.RunID()
 	if got := labelled(t, d, DockerLabelRun, run); len(got) != 0 {
@@ -118,6 +121,9 @@ func TestDockerBackendStartsAnsweringNodesAndStopsThemAll(t *testing.T) {
 }
 
 func TestDockerBackendPauseQueuesCommandsUntilResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	d := dockerBackend(t)
 	ctx := context.Background()
 	nodes := startDocker(t, d, Spec{Nodes: 1})
@@ -150,6 +156,9 @@ func TestDockerBackendPauseQueuesCommandsUntilResume(t *testing.T) {
 }
 
 func TestDockerBackendKillLosesDataWithoutPersistenceAndRestartAnswers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	d := dockerBackend(t)
 	ctx := context.Background()
 	nodes := startDocker(t, d, Spec{Nodes: 2, Persistence: "none"})
@@ -190,6 +199,9 @@ func TestDockerBackendKillLosesDataWithoutPersistenceAndRestartAnswers(t *testin
 }
 
 func TestDockerBackendAOFAlwaysKeepsKeysAcrossKillAndRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	d := dockerBackend(t)
 	ctx := context.Background()
 	nodes := startDocker(t, d, Spec{Nodes: 1, Persistence: "aof-always"})
@@ -230,6 +242,9 @@ func TestDockerBackendAOFAlwaysKeepsKeysAcrossKillAndRestart(t *testing.T) {
 }
 
 func TestDockerImageHoldsRedisServerAndItsLibraries(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Skip("redis-server not installed")
@@ -268,6 +283,9 @@ func TestDockerImageHoldsRedisServerAndItsLibraries(t *testing.T) {
 }
 
 func TestDockerNodesAreReachedAtTheirBridgeAddressOrAtTheirPublishedPortWhenAsked(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	d := dockerBackend(t)
 	ctx := context.Background()
 	nodes := startDocker(t, d, Spec{Nodes: 1})
@@ -298,6 +316,9 @@ func TestDockerNodesAreReachedAtTheirBridgeAddressOrAtTheirPublishedPortWhenAske
 }
 
 func TestDockerFakeClockJumpExpiresAKeyOnThatNodeOnlyAndHealingPutsTheClockBack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	d := dockerBackend(t)
 	ctx := context.Background()
 	start := time.Now()
@@ -310,6 +331,9 @@ func TestDockerFakeClockJumpExpiresAKeyOnThatNodeOnlyAndHealingPutsTheClockBack(
 }
 
 func TestDockerCrashRestartedNodeComesBackAtItsAddressWithItsFakeClockOffset(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	d := dockerBackend(t)
 	ctx := context.Background()
 	nodes := startDocker(t, d, Spec{Nodes: 1, FakeClock: true})
@@ -338,6 +362,9 @@ func TestDockerCrashRestartedNodeComesBackAtItsAddressWithItsFakeClockOffset(t *
 }
 
 func TestDockerWithoutAFakeClockSetClockOffsetIsRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	d := dockerBackend(t)
 	startDocker(t, d, Spec{Nodes: 1})
 	if err := d.SetClockOffset(context.Background(), 0, time.Second); err == nil {
@@ -349,6 +376,9 @@ func TestDockerWithoutAFakeClockSetClockOffsetIsRefused(t *testing.T) {
 }
 
 func TestDockerFailoverPromotesAReplicaThatLacksTheWritesMadeWhileReplicationStalled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	d := dockerBackend(t)
 	ctx := context.Background()
 	run := d.RunID()
@@ -426,6 +456,9 @@ func TestDockerFailoverPromotesAReplicaThatLacksTheWritesMadeWhileReplicationSta
 }
 
 func TestDockerReplicationResumesAfterAStallWithoutLosingWrites(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	d := dockerBackend(t)
 	ctx := context.Background()
 	nodes := startDocker(t, d, Spec{Nodes: 1, Replicas: true, FakeClock: true})
@@ -462,6 +495,9 @@ func TestDockerReplicationResumesAfterAStallWithoutLosingWrites(t *testing.T) {
 }
 
 func TestDockerStopDuringAReplacementReplicaStartLeavesNoContainer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	d := dockerBackend(t)
 	ctx := context.Background()
 	run := d.RunID()
@@ -494,6 +530,9 @@ func TestARemoteDockerEngineIsRefusedAndALocalOneAccepted(t *testing.T) {
 // TestDockerStartInAChildProcess is run in a child process by the test below, with DOCKER_HOST pointing nowhere: the
 // engine's address is read once per process.
 func TestDockerStartInAChildProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	if os.Getenv("REDLOCK_HARNESS_DOCKER_CHILD") != "1" {
 		t.Skip("runs as a child process of TestAnUnreachableDockerEngineIsReportedWithItsFix")
 	}
@@ -507,6 +546,9 @@ func TestDockerStartInAChildProcess(t *testing.T) {
 }
 
 func TestAnUnreachableDockerEngineIsReportedWithItsFix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Skip("redis-server not installed")
 	}

@@ -86,12 +86,16 @@ type localNode struct {
 	// the replica follows it through, and a channel closed once the replica is in place or failed to start.
 	replica   *localNode
 	replLink  *netem.Link
+	replHeal  func() // lifts a replication stall, nil when none is in force
 	replReady chan struct{}
 	replErr   error
 }
 
 // Name implements Backend.
 func (l *Local) Name() string { return "local" }
+
+// sweepOnce sweeps what killed harnesses left once per process, at its first local start.
+var sweepOnce sync.Once
 
 // FindRedisServer locates redis-server. When it is missing and the process runs as root, it installs Debian's
 // package; otherwise it returns an error carrying the install command.
@@ -120,6 +124,11 @@ func (l *Local) Start(ctx context.Context, spec Spec) ([]Node, error) {
 	if spec.Persistence == "aof-always" {
 		l.ExtraArgs = append(l.ExtraArgs, "--appendonly", "yes", "--appendfsync", "always")
 	}
+	sweepOnce.Do(func() {
+		if gone := SweepStaleLocal(); len(gone) > 0 {
+			fmt.Fprintf(os.Stderr, "local: removed %d node director(ies) a killed harness left\n", len(gone))
+		}
+	})
 	if l.Binary == "" {
 		p, err := FindRedisServer()
 		if err != nil {
@@ -202,6 +211,9 @@ func (l *Local) Start(ctx context.Context, spec Spec) ([]Node, error) {
 // newNode makes a node's directory (and fake clock); follow is the address a replica replicates from.
 func (l *Local) newNode(name, follow string) (*localNode, error) {
 	dir, err := os.MkdirTemp("", "redlock-harness-"+name+"-")
+	if err == nil {
+		err = markOwned(dir)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -510,8 +522,6 @@ func (l *Local) ClockOffset(i int) time.Duration {
 	return n.clock.Offset()
 }
 
-const stallToxic = "replication-stall"
-
 // replLink returns node i's replication link, waiting for a replacement replica still being started.
 func (l *Local) replLink(ctx context.Context, i int) (*localNode, *netem.Link, error) {
 	n, err := l.node(i)
@@ -541,32 +551,39 @@ func (l *Local) replLink(ctx context.Context, i int) (*localNode, *netem.Link, e
 // the primary goes on acknowledging writes that the replica does not receive. Failover after a stall loses
 // every write acknowledged since the stall began; ResumeReplication lets the replica catch up instead.
 func (l *Local) StallReplication(ctx context.Context, i int) error {
-	_, link, err := l.replLink(ctx, i)
+	n, link, err := l.replLink(ctx, i)
 	if err != nil {
 		return err
 	}
-	for _, s := range []netem.Stream{netem.Upstream, netem.Downstream} {
-		t := netem.Toxic{Name: stallToxic + "-" + string(s), Type: "timeout", Stream: s, Attributes: map[string]any{"timeout": 0}}
-		if err := link.AddToxic(t); err != nil {
-			return err
-		}
+	heal := link.Apply(netem.Effect{Cut: netem.Drop})
+	l.mu.Lock()
+	if n.replHeal != nil {
+		n.replHeal()
 	}
+	n.replHeal = heal
+	l.mu.Unlock()
 	return nil
 }
 
 // ResumeReplication reconnects node i's replica to its primary, which resynchronises it.
 func (l *Local) ResumeReplication(ctx context.Context, i int) error {
-	_, link, err := l.replLink(ctx, i)
+	n, _, err := l.replLink(ctx, i)
 	if err != nil {
 		return err
 	}
-	removeStall(ctx, link)
+	l.removeStall(n)
 	return nil
 }
 
-func removeStall(ctx context.Context, link *netem.Link) {
-	for _, s := range []netem.Stream{netem.Upstream, netem.Downstream} {
-		_ = link.RemoveToxic(ctx, stallToxic+"-"+string(s)) // absent unless stalled
+// removeStall lets node n's replication through again (a Drop's heal closes the connection that lost bytes, and
+// the replica reconnects and resynchronises).
+func (l *Local) removeStall(n *localNode) {
+	l.mu.Lock()
+	heal := n.replHeal
+	n.replHeal = nil
+	l.mu.Unlock()
+	if heal != nil {
+		heal()
 	}
 }
 
@@ -615,7 +632,7 @@ func (l *Local) Failover(ctx context.Context, i int) (string, error) {
 func (l *Local) replaceReplica(ctx context.Context, n *localNode, link *netem.Link, primary string, ready chan struct{}) {
 	defer l.bg.Done()
 	defer close(ready)
-	removeStall(ctx, link)
+	l.removeStall(n)
 	err := link.SetUpstream(primary)
 	var r *localNode
 	if err == nil {

@@ -181,6 +181,9 @@ func TestAFakeClockJumpExpiresAKeyEarlyAndHealingPutsTheClockBack(t *testing.T) 
 }
 
 func TestACrashRestartedNodeKeepsItsFakeClockAndOffset(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	ctx := context.Background()
 	l := &Local{}
 	nodes, err := l.Start(ctx, Spec{Nodes: 1, FakeClock: true})
@@ -236,6 +239,9 @@ func replicaAddr(t *testing.T, l *Local, i int) string {
 }
 
 func TestFailoverPromotesAReplicaThatLacksTheWritesItHadNotReceived(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	ctx := context.Background()
 	l := &Local{}
 	nodes, err := l.Start(ctx, Spec{Nodes: 1, Replicas: true})
@@ -323,6 +329,9 @@ func TestFailoverPromotesAReplicaThatLacksTheWritesItHadNotReceived(t *testing.T
 }
 
 func TestStopDuringAReplacementReplicaStartLeavesNoProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	ctx := context.Background()
 	l := &Local{}
 	if _, err := l.Start(ctx, Spec{Nodes: 2, Replicas: true, FakeClock: true}); err != nil {

@@ -104,6 +104,9 @@ func TestACrashWithAOFAlwaysKeepsTheKey(t *testing.T) {
 }
 
 func TestADelayedRestartKeepsTheNodeDownUntilTheDelayHasPassed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	env := testEnv(t)
 	ctx := context.Background()
 	inj := inject(t, env, "  - kind: crash-restart\n    nodes: [n1]\n    delay: 600ms\n")

@@ -84,6 +84,9 @@ func clockAhead(t *testing.T, addr string) time.Duration {
 func about(d, want time.Duration) bool { return (d - want).Abs() < 300*time.Millisecond }
 
 func TestAClockJumpExpiresTheLockOnItsNodeOnlyAndHealingPutsTheClockBack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	env, stop := specEnv(t, cluster.Spec{Nodes: 5, FakeClock: true})
 	ctx := context.Background()
 	g1n1 := redis.NewClient(&redis.Options{Addr: env.Net.Link("g1", "n1").Addr(), MaxRetries: -1})
@@ -121,6 +124,9 @@ func TestAClockJumpExpiresTheLockOnItsNodeOnlyAndHealingPutsTheClockBack(t *test
 }
 
 func TestAClockStrobeJumpsBackAndForthUntilHealed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	env, stop := specEnv(t, cluster.Spec{Nodes: 5, FakeClock: true})
 	inj := inject(t, env, "  - kind: clock-strobe\n    nodes: [n2]\n    jump: 10s\n    period: 400ms\n")
 	ahead, real := 0, 0

@@ -13,6 +13,9 @@ import (
 )
 
 func TestAFailoverAfterReplicationLagLosesTheLastAcknowledgedWriteAndRepointsEveryGroup(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	env, stop := specEnv(t, cluster.Spec{Nodes: 5, Replicas: true})
 	ctx := context.Background()
 	b := env.Backend.(*cluster.Local)

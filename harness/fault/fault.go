@@ -50,6 +50,8 @@ type Env struct {
 	Scenario *scenarios.Scenario
 	// Rand draws random targets; the scheduler derives it from the run's seed and the fault's position.
 	Rand *rand.Rand
+	// Warn receives what a person watching the run should know (a heal that timed out); nil drops it.
+	Warn func(msg string)
 }
 
 // NodeNames returns n1…nN.

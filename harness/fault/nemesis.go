@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -111,6 +112,12 @@ func (n *Nemesis) inject(ctx context.Context, f Fault, env *Env) (int, error) {
 	return id, nil
 }
 
+// HealTimeout bounds one heal. Every heal of ours returns quickly (a link's heal is a change of state, a node's
+// is a signal or a bounded call to the engine); the bound is the backstop that keeps a heal stuck in a bug of a
+// library or an engine from freezing the run. Past it the heal is recorded as timed out, said on the warnings
+// writer, and the run goes on: the fault's targets are torn down with the rest at the end of the run.
+var HealTimeout = 10 * time.Second
+
 func (n *Nemesis) heal(id int) {
 	n.mu.Lock()
 	a, ok := n.active[id]
@@ -119,12 +126,28 @@ func (n *Nemesis) heal(id int) {
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), HealTimeout)
 	defer cancel()
-	if err := a.heal(ctx); err != nil {
-		n.fail(fmt.Errorf("heal %s: %w", a.name, err))
+	done := make(chan error, 1)
+	go func() { done <- a.heal(ctx) }()
+	ev := history.Event{Ev: history.EvFault, Name: a.name, Phase: history.PhaseHeal, Targets: a.targets}
+	select {
+	case err := <-done:
+		if err != nil {
+			n.fail(fmt.Errorf("heal %s: %w", a.name, err))
+		}
+	case <-time.After(HealTimeout):
+		ev.Error = fmt.Sprintf("heal timed out after %s", HealTimeout)
+		n.warn(fmt.Sprintf("heal of %s on %s timed out after %s: the run goes on, and its targets are torn down at its end",
+			a.name, strings.Join(a.targets, ","), HealTimeout))
 	}
-	n.hist.Record(history.Event{Ev: history.EvFault, Name: a.name, Phase: history.PhaseHeal, Targets: a.targets})
+	n.hist.Record(ev)
+}
+
+func (n *Nemesis) warn(msg string) {
+	if n.env.Warn != nil {
+		n.env.Warn(msg)
+	}
 }
 
 func (n *Nemesis) fail(err error) {
@@ -145,16 +168,24 @@ func (n *Nemesis) Active() []string {
 	return out
 }
 
-// Stop ends the schedule, heals every fault still in force and returns the errors met on the way.
+// Stop ends the schedule (its context must be cancelled first), heals every fault still in force, each within
+// HealTimeout, and returns the errors met on the way. A schedule goroutine stuck in an injection is
+// not waited for past HealTimeout either.
 func (n *Nemesis) Stop() error {
-	n.wg.Wait()
+	scheduled := make(chan struct{})
+	go func() { n.wg.Wait(); close(scheduled) }()
+	select {
+	case <-scheduled:
+	case <-time.After(HealTimeout):
+		n.warn(fmt.Sprintf("an injection did not return within %s of the run's end: healing what is in force without it", HealTimeout))
+	}
 	n.mu.Lock()
 	ids := make([]int, 0, len(n.active))
 	for id := range n.active {
 		ids = append(ids, id)
 	}
 	n.mu.Unlock()
-	sort.Ints(ids)
+	sort.Ints(ids) // in the order they were injected: a pause's heal after a crash's on the same node, as before
 	for _, id := range ids {
 		n.heal(id)
 	}

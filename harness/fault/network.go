@@ -5,58 +5,34 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
-	"sync/atomic"
 
 	"github.com/redlock-harness/redlock-harness/harness/netem"
 	"github.com/redlock-harness/redlock-harness/scenarios"
 )
 
-// injections numbers every injection of a network fault, so that each toxic it places has a name of its own:
-// two faults of one kind may overlap on the same link (reply loss on n1 and on a drawn node that turns out to be
-// n1), and each heal must take off its own toxic and no other.
-var injections atomic.Uint64
-
-// addToLinks puts the toxics made by mk on every link named (both directions unless mk says otherwise) and
-// returns a heal that takes them all off again.
-func addToLinks(env *Env, linkNames []string, toxics func(link *netem.Link) []netem.Toxic) (Injection, error) {
-	suffix := "-" + strconv.FormatUint(injections.Add(1), 10)
-	type placed struct {
-		link *netem.Link
-		name string
-	}
-	var done []placed
-	heal := func(ctx context.Context) error {
-		var errs []error
-		for _, p := range done {
-			if err := p.link.RemoveToxic(ctx, p.name); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", p.link.Name, err))
-			}
-		}
-		return errors.Join(errs...)
-	}
+// applyToLinks puts effect on the given directions (both when none is named) of every link named and returns a
+// heal that takes it off again. Healing a link is a change of the link's state that cannot block (netem.Link.Apply).
+func applyToLinks(env *Env, linkNames []string, effect netem.Effect, streams ...netem.Stream) (Injection, error) {
 	sort.Strings(linkNames)
+	byName := map[string]*netem.Link{}
+	for _, l := range env.Net.Links() {
+		byName[l.Name] = l
+	}
 	for _, name := range linkNames {
-		var l *netem.Link
-		for _, cand := range env.Net.Links() {
-			if cand.Name == name {
-				l = cand
-			}
-		}
-		if l == nil {
-			_ = heal(context.Background())
+		if byName[name] == nil {
 			return Injection{}, fmt.Errorf("no link %s", name)
 		}
-		for _, t := range toxics(l) {
-			t.Name += suffix
-			if err := l.AddToxic(t); err != nil {
-				_ = heal(context.Background())
-				return Injection{}, err
-			}
-			done = append(done, placed{l, t.Name})
-		}
 	}
-	return Injection{Targets: linkNames, Heal: heal}, nil
+	var heals []func()
+	for _, name := range linkNames {
+		heals = append(heals, byName[name].Apply(effect, streams...))
+	}
+	return Injection{Targets: linkNames, Heal: func(context.Context) error {
+		for _, h := range heals {
+			h()
+		}
+		return nil
+	}}, nil
 }
 
 // latency slows links down: each direction of each chosen link waits Latency ± Jitter, so a round trip takes
@@ -74,13 +50,7 @@ func (f *latency) Inject(_ context.Context, env *Env) (Injection, error) {
 			links = append(links, netem.LinkName(g, n))
 		}
 	}
-	return addToLinks(env, links, func(*netem.Link) []netem.Toxic {
-		attrs := map[string]any{"latency": f.spec.Latency.D().Milliseconds(), "jitter": f.spec.Jitter.D().Milliseconds()}
-		return []netem.Toxic{
-			{Name: "latency-up", Type: "latency", Stream: netem.Upstream, Attributes: attrs},
-			{Name: "latency-down", Type: "latency", Stream: netem.Downstream, Attributes: attrs},
-		}
-	})
+	return applyToLinks(env, links, netem.Effect{Latency: f.spec.Latency.D(), Jitter: f.spec.Jitter.D()})
 }
 
 func init() {

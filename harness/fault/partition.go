@@ -9,10 +9,11 @@ import (
 	"github.com/redlock-harness/redlock-harness/scenarios"
 )
 
-// partition cuts links between client groups and nodes. In blackhole mode (default) a cut link passes no data
-// and holds its connections open, as a real partition does: commands hang until the client gives up. In reset
-// mode the connections are reset at once. Healing removes the toxics; Toxiproxy then closes the held
-// connections and clients redial.
+// partition cuts links between client groups and nodes. In blackhole mode (default; also called drop) a cut link
+// loses every byte and holds its connections open: commands hang until the client gives up, and at the heal the
+// connections that lost bytes are closed and clients redial. In hold mode the bytes sent into the cut are kept
+// and delivered when it heals, as TCP retransmits them after a real partition: a command its client gave up on
+// is still applied, late. In reset mode a connection fails as soon as it carries a byte.
 //
 // Shapes:
 //   - isolate-node: one node (named or drawn) is cut from every client group.
@@ -99,16 +100,18 @@ func (f *partition) Inject(_ context.Context, env *Env) (Injection, error) {
 	if err != nil {
 		return Injection{}, err
 	}
-	typ, attrs := "timeout", map[string]any{"timeout": 0}
-	if f.spec.Mode == "reset" {
-		typ = "reset_peer"
+	return applyToLinks(env, cut, netem.Effect{Cut: partitionCut(f.spec.Mode)})
+}
+
+// partitionCut is what a partition mode does to the bytes on a cut link.
+func partitionCut(mode string) netem.Cut {
+	switch mode {
+	case "hold":
+		return netem.Hold
+	case "reset":
+		return netem.Reset
 	}
-	return addToLinks(env, cut, func(*netem.Link) []netem.Toxic {
-		return []netem.Toxic{
-			{Name: "partition-up", Type: typ, Stream: netem.Upstream, Attributes: attrs},
-			{Name: "partition-down", Type: typ, Stream: netem.Downstream, Attributes: attrs},
-		}
-	})
+	return netem.Drop
 }
 
 func init() {
@@ -127,9 +130,9 @@ func init() {
 				return nil, fmt.Errorf("unknown partition shape %q (known: isolate-node, majority-minority, bridge, random-halves)", spec.Shape)
 			}
 			switch spec.Mode {
-			case "", "blackhole", "reset":
+			case "", "blackhole", "drop", "hold", "reset":
 			default:
-				return nil, fmt.Errorf("unknown partition mode %q (known: blackhole, reset)", spec.Mode)
+				return nil, fmt.Errorf("unknown partition mode %q (known: blackhole (or drop), hold, reset)", spec.Mode)
 			}
 			return &partition{spec}, nil
 		},

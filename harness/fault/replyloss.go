@@ -23,9 +23,7 @@ func (f *replyLoss) Inject(_ context.Context, env *Env) (Injection, error) {
 			links = append(links, netem.LinkName(g, n))
 		}
 	}
-	return addToLinks(env, links, func(*netem.Link) []netem.Toxic {
-		return []netem.Toxic{{Name: "reply-loss", Type: "timeout", Stream: netem.Downstream, Attributes: map[string]any{"timeout": 0}}}
-	})
+	return applyToLinks(env, links, netem.Effect{Cut: netem.Drop}, netem.Downstream)
 }
 
 func init() {

@@ -48,6 +48,9 @@ type renamed struct {
 func (r renamed) Name() string { return r.name }
 
 func TestTheGateFailsNamingTheCellWhenASafeLockIsMutatedIntoAnUnsafeOne(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	// The mutant: "lua" whose release deletes the key without comparing the token (setnx-del's release).
 	mutant := func(name string) (lock.Strategy, error) {
 		if name == "lua" {
@@ -78,6 +81,9 @@ func TestTheGateFailsNamingTheCellWhenASafeLockIsMutatedIntoAnUnsafeOne(t *testi
 }
 
 func TestTheGateFailsWithNotCaughtWhenASafeLockIsMarkedUnsafe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
 	cells, _ := gate(t, "baseline:\n  lua: {expect: unsafe, why: test}\n", builtin, 3*time.Second)
 	failed := Failed(cells)
 	if len(failed) != 1 || !strings.HasPrefix(failed[0].Message, "not caught") {

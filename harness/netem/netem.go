@@ -31,13 +31,15 @@ type Net struct {
 	fronts map[string]*Front
 }
 
-// Link is one proxy: the path from one client group to one node.
+// Link is one proxy: the path from one client group to one node. Each direction carries one toxic of ours
+// (ToxicType) for its whole life; Apply changes what it does.
 type Link struct {
 	// Name is "g1->n3".
 	Name  string
 	Group string
 	Node  string
 	proxy *toxiproxy.Proxy
+	ctl   map[Stream]*control
 }
 
 // LinkName names the link from a client group to a node.
@@ -67,6 +69,7 @@ func (n *Net) AddLink(group, node, upstream string) (*Link, error) {
 	// The listening port comes from FreePort, outside the ephemeral range, because SetUpstream and
 	// ResetConnections give it up and take it again during the run.
 	var p *toxiproxy.Proxy
+	var ctl map[Stream]*control
 	var err error
 	for range 5 {
 		var port int
@@ -74,6 +77,9 @@ func (n *Net) AddLink(group, node, upstream string) (*Link, error) {
 			break
 		}
 		p = toxiproxy.NewProxy(n.srv, name, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), upstream)
+		if ctl, err = installControls(p, name); err != nil {
+			break
+		}
 		if err = n.srv.Collection.Add(p, true); err == nil {
 			break
 		}
@@ -81,7 +87,7 @@ func (n *Net) AddLink(group, node, upstream string) (*Link, error) {
 	if err != nil {
 		return nil, fmt.Errorf("proxy %s: %w", name, err)
 	}
-	l := &Link{Name: name, Group: group, Node: node, proxy: p}
+	l := &Link{Name: name, Group: group, Node: node, proxy: p, ctl: ctl}
 	n.mu.Lock()
 	n.links[name] = l
 	n.mu.Unlock()
@@ -90,6 +96,13 @@ func (n *Net) AddLink(group, node, upstream string) (*Link, error) {
 
 // Addr is where clients of the link's group connect to reach its node.
 func (l *Link) Addr() string { return l.proxy.Listen }
+
+// Upstream is the address the link forwards to.
+func (l *Link) Upstream() string {
+	l.proxy.Lock()
+	defer l.proxy.Unlock()
+	return l.proxy.Upstream
+}
 
 // Link returns the link from group to node, or nil.
 func (n *Net) Link(group, node string) *Link {
@@ -129,33 +142,49 @@ const (
 	Downstream Stream = "downstream"
 )
 
-// Toxic is one Toxiproxy toxic to put on a link. Attributes are the toxic's own (latency, jitter, timeout, …).
-type Toxic struct {
-	Name       string
-	Type       string
-	Stream     Stream
-	Attributes map[string]any
+// installControls puts the link's own toxic on both directions of a proxy that has no connection yet, each
+// reading a control of its own.
+func installControls(p *toxiproxy.Proxy, name string) (map[Stream]*control, error) {
+	ctl := map[Stream]*control{}
+	for i, s := range []Stream{Upstream, Downstream} {
+		c := newControl(uint64(len(name))<<8 | uint64(i))
+		id := registerControl(c)
+		body, err := json.Marshal(map[string]any{
+			"name": "netem-" + string(s), "type": ToxicType, "stream": string(s), "toxicity": 1.0,
+			"attributes": map[string]any{"control": id},
+		})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := p.Toxics.AddToxicJson(bytes.NewReader(body)); err != nil {
+			return nil, fmt.Errorf("%s: add %s toxic: %w", name, ToxicType, err)
+		}
+		ctl[s] = c
+	}
+	return ctl, nil
 }
 
-// AddToxic puts a toxic on the link; it applies to open connections and new ones alike.
-func (l *Link) AddToxic(t Toxic) error {
-	body, err := json.Marshal(map[string]any{
-		"name": t.Name, "type": t.Type, "stream": string(t.Stream), "toxicity": 1.0, "attributes": t.Attributes,
-	})
-	if err != nil {
-		return err
+// Apply puts an effect in force on the given directions of the link (both when none is named), on the
+// connections open now and on new ones alike, and returns the heal that takes it off. Healing cannot block: it
+// changes what the link's toxics do, and they act on it at once (a Hold delivers what it kept, a Drop closes the
+// connections that lost bytes). The heal is safe to call more than once.
+func (l *Link) Apply(e Effect, streams ...Stream) (heal func()) {
+	if len(streams) == 0 {
+		streams = []Stream{Upstream, Downstream}
 	}
-	if _, err := l.proxy.Toxics.AddToxicJson(bytes.NewReader(body)); err != nil {
-		return fmt.Errorf("%s: add %s toxic %s: %w", l.Name, t.Type, t.Name, err)
+	var heals []func()
+	for _, s := range streams {
+		heals = append(heals, l.ctl[s].add(e))
 	}
-	return nil
+	return func() {
+		for _, h := range heals {
+			h()
+		}
+	}
 }
 
-// RemoveToxic takes a toxic off the link. Removing a timeout toxic closes the connections it held, as a healed
-// network would let a stuck TCP connection fail and be redialled.
-func (l *Link) RemoveToxic(ctx context.Context, name string) error {
-	return l.proxy.Toxics.RemoveToxic(ctx, name)
-}
+// InForce is the number of effects in force on a direction of the link.
+func (l *Link) InForce(s Stream) int { return l.ctl[s].inForce() }
 
 // SetUpstream points the link at a new address (a node restarted on another port), closing its connections.
 // Toxiproxy does this by giving up the listening port and taking it again, which fails while one of the old
@@ -213,24 +242,31 @@ func (n *Net) Repoint(node, addr string) error {
 	return errors.Join(errs...)
 }
 
-// Clean removes every toxic from every link: the network is whole again.
-func (n *Net) Clean(ctx context.Context) {
-	for _, l := range n.Links() {
-		l.proxy.Toxics.ResetToxics(ctx)
-	}
-}
+// StopBound bounds how long Close waits for the proxies to stop. Stopping a proxy waits for its accept loop,
+// which nothing of ours can block any more; the bound is a backstop against a Toxiproxy bug, so that a run always
+// ends: past it, Close returns an error and leaves the proxies' goroutines behind.
+const StopBound = 10 * time.Second
 
-// Close removes every toxic, stops every proxy and the API server.
+// Close ends every connection through the links, stops every proxy and the API server.
 func (n *Net) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	n.Clean(ctx)
+	for _, l := range n.Links() {
+		for _, c := range l.ctl {
+			c.close()
+		}
+	}
 	var errs []error
-	if err := n.srv.Collection.Clear(); err != nil {
+	done := make(chan error, 1)
+	go func() { done <- n.srv.Collection.Clear() }()
+	select {
+	case err := <-done:
 		errs = append(errs, err)
+	case <-time.After(StopBound):
+		errs = append(errs, fmt.Errorf("toxiproxy: proxies did not stop within %s", StopBound))
 	}
 	if n.api != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		errs = append(errs, n.api.Shutdown(ctx))
+		cancel()
 	}
 	n.mu.Lock()
 	fronts := n.fronts

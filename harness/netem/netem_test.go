@@ -2,6 +2,8 @@ package netem_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,7 +37,7 @@ func client(addr string) *redis.Client {
 	return redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, ContextTimeoutEnabled: true})
 }
 
-func TestABlackholedLinkHangsCommandsUntilHealedThenClientsRedial(t *testing.T) {
+func TestADroppingCutHangsCommandsUntilHealedThenClientsRedial(t *testing.T) {
 	ctx := context.Background()
 	_, link := startOne(t)
 	c := client(link.Addr())
@@ -43,39 +45,183 @@ func TestABlackholedLinkHangsCommandsUntilHealedThenClientsRedial(t *testing.T) 
 	if err := c.Set(ctx, "k", "1", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []netem.Stream{netem.Upstream, netem.Downstream} {
-		if err := link.AddToxic(netem.Toxic{Name: "cut-" + string(s), Type: "timeout", Stream: s, Attributes: map[string]any{"timeout": 0}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	heal := link.Apply(netem.Effect{Cut: netem.Drop})
 	tctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	err := c.Get(tctx, "k").Err()
 	cancel()
 	if err == nil {
 		t.Fatal("a command crossed a cut link")
 	}
-	link.RemoveToxic(ctx, "cut-upstream")
-	link.RemoveToxic(ctx, "cut-downstream")
+	heal()
 	if v, err := c.Get(ctx, "k").Result(); err != nil || v != "1" {
 		t.Fatalf("after heal: %q, %v", v, err)
 	}
 }
 
-func TestALatencyToxicDelaysEveryRoundTrip(t *testing.T) {
+func TestAHoldingCutDeliversTheCommandsSentIntoItWhenItHealsEvenIfTheClientGaveUp(t *testing.T) {
+	ctx := context.Background()
+	_, link := startOne(t)
+	c := client(link.Addr())
+	defer c.Close()
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	heal := link.Apply(netem.Effect{Cut: netem.Hold})
+	tctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	err := c.Set(tctx, "held", "arrived", 0).Err()
+	cancel()
+	if err == nil {
+		t.Fatal("a command crossed a held link")
+	}
+	c.Close() // the client gave up and closed its connection
+	direct := client(link.Upstream())
+	defer direct.Close()
+	if n, _ := direct.Exists(ctx, "held").Result(); n != 0 {
+		t.Fatal("the held command reached the node before the cut healed")
+	}
+	heal()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		if v, _ := direct.Get(ctx, "held").Result(); v == "arrived" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the command sent into the cut never reached the node after the heal")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestAResetCutFailsAConnectionAsSoonAsItCarriesABytes(t *testing.T) {
+	ctx := context.Background()
+	_, link := startOne(t)
+	c := client(link.Addr())
+	defer c.Close()
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	heal := link.Apply(netem.Effect{Cut: netem.Reset}, netem.Upstream)
+	start := time.Now()
+	if err := c.Ping(ctx).Err(); err == nil {
+		t.Fatal("a command crossed a reset link")
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("the reset took %s: it should fail the connection at once", d)
+	}
+	heal()
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatalf("after heal: %v", err)
+	}
+}
+
+func TestALatencyEffectDelaysEveryRoundTripAndItsHealRemovesIt(t *testing.T) {
 	ctx := context.Background()
 	_, link := startOne(t)
 	c := client(link.Addr())
 	defer c.Close()
 	c.Ping(ctx)
-	attrs := map[string]any{"latency": 100, "jitter": 0}
-	link.AddToxic(netem.Toxic{Name: "l-up", Type: "latency", Stream: netem.Upstream, Attributes: attrs})
-	link.AddToxic(netem.Toxic{Name: "l-down", Type: "latency", Stream: netem.Downstream, Attributes: attrs})
+	heal := link.Apply(netem.Effect{Latency: 100 * time.Millisecond})
 	start := time.Now()
 	if err := c.Ping(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if rtt := time.Since(start); rtt < 190*time.Millisecond {
 		t.Fatalf("round trip %s with 100ms each way", rtt)
+	}
+	heal()
+	start = time.Now()
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if rtt := time.Since(start); rtt > 100*time.Millisecond {
+		t.Fatalf("round trip %s after the latency healed", rtt)
+	}
+}
+
+func TestAfterRepliesWereLostEveryCommandOnThePooledClientGetsItsOwnReply(t *testing.T) {
+	ctx := context.Background()
+	_, link := startOne(t)
+	c := client(link.Addr())
+	defer c.Close()
+	var wg sync.WaitGroup
+	for range 4 { // four pooled connections
+		wg.Add(1)
+		go func() { defer wg.Done(); c.Ping(ctx) }()
+	}
+	wg.Wait()
+	heal := link.Apply(netem.Effect{Cut: netem.Drop}, netem.Downstream)
+	tctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	if err := c.Set(tctx, "x", "1", 0).Err(); err == nil {
+		t.Fatal("a reply crossed a link that loses replies")
+	}
+	cancel()
+	heal()
+	for i := range 12 {
+		tctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		v, err := c.Incr(tctx, "counter").Result()
+		cancel()
+		if err != nil || v != int64(i+1) {
+			t.Fatalf("command %d after the heal: %d, %v (a stale or lost reply on a reused connection)", i, v, err)
+		}
+	}
+}
+
+// TestHealingUnderTrafficWhoseClientsHaveGoneNeverHangs is the regression test of the Toxiproxy deadlock that
+// froze runs on Ctrl-C: latency and a cut in force, two dozen clients timing out and closing their connections
+// while replies are in flight, the clients gone, then the heals. With Toxiproxy's own toxics removed at heal,
+// the first round hung for ever (a latency toxic blocked sending to a dead connection's writer, RemoveToxic
+// waiting for it while holding the proxy's lock, the writer waiting for that lock).
+func TestHealingUnderTrafficWhoseClientsHaveGoneNeverHangs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
+	nw, link := startOne(t)
+	for round := range 20 {
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		for i := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c := client(link.Addr())
+				defer c.Close()
+				for ctx.Err() == nil {
+					cctx, cc := context.WithTimeout(ctx, 30*time.Millisecond)
+					c.Set(cctx, fmt.Sprint("k", i), "v", 0)
+					cc()
+				}
+			}()
+		}
+		healLatency := link.Apply(netem.Effect{Latency: 50 * time.Millisecond, Jitter: 40 * time.Millisecond})
+		cut := netem.Drop
+		if round%2 == 1 {
+			cut = netem.Hold
+		}
+		healCut := link.Apply(netem.Effect{Cut: cut}, netem.Downstream)
+		time.Sleep(150 * time.Millisecond)
+		cancel() // the clients give up and close their connections
+		done := make(chan struct{})
+		go func() {
+			healCut()
+			healLatency()
+			wg.Wait()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d: the heal or the clients hung", round)
+		}
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- nw.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(netem.StopBound + 5*time.Second):
+		t.Fatal("closing the network hung")
 	}
 }
 

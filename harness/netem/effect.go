@@ -1,0 +1,168 @@
+package netem
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Cut says what a cut link does to the bytes that try to cross it.
+type Cut int
+
+const (
+	// NoCut lets bytes through (after any latency).
+	NoCut Cut = iota
+	// Hold keeps every byte sent while the cut is in force and delivers them, in order, when it heals, as TCP
+	// retransmissions do once a real partition heals: a command a client sent into the cut, and gave up on,
+	// still reaches the server afterwards and is applied there. A connection the client closed meanwhile is
+	// closed after its held bytes are delivered, as its kernel would have sent the FIN after them.
+	Hold
+	// Drop loses every byte sent while the cut is in force, as a blackhole that never lets a retransmission
+	// through would. A connection that lost bytes is corrupt (half a command, a reply missing), so it is closed
+	// when the cut heals, and its client redials.
+	Drop
+	// Reset closes every connection on which a byte arrives while the cut is in force: the client sees its
+	// connection fail at once, as a peer answering with RST makes it.
+	Reset
+)
+
+// String names the cut as scenarios write it.
+func (c Cut) String() string {
+	switch c {
+	case Hold:
+		return "hold"
+	case Drop:
+		return "drop"
+	case Reset:
+		return "reset"
+	}
+	return "none"
+}
+
+// Effect is what a fault does to one direction of a link: added latency (Latency ± Jitter per chunk of bytes,
+// order kept), a cut, or both. Effects in force together on one direction add up: their latencies add, and the
+// strongest cut wins (Reset over Drop over Hold).
+type Effect struct {
+	Latency, Jitter time.Duration
+	Cut             Cut
+}
+
+// SendBound is how long bytes that are due may wait for the far side of a link to take them before the
+// connection is judged dead and closed. The far side is the proxy's own writer to a loopback socket: it only
+// stops taking bytes once the connection it writes to has failed, and a toxic that waited for it for ever is
+// the Toxiproxy deadlock (issues #427, #558) that froze heals. Bytes are never dropped on a live connection.
+const SendBound = 5 * time.Second
+
+// control holds the effects in force on one direction of one link. The link's toxic, one per connection, reads
+// it: faults never add or remove toxics while connections run, they change the control, so a heal is a change
+// of state that cannot block.
+type control struct {
+	mu      sync.Mutex
+	effects map[uint64]Effect
+	next    uint64
+	changed chan struct{} // closed at every change, then replaced
+	closed  bool
+	rng     *rand.Rand
+	id      string // its key in controls
+}
+
+func newControl(seed uint64) *control {
+	return &control{effects: map[uint64]Effect{}, changed: make(chan struct{}), rng: rand.New(rand.NewPCG(seed, 0x6e6574656d))}
+}
+
+// state is a control's effects folded into one, with the channel that signals the next change.
+type state struct {
+	latency, jitter time.Duration
+	cut             Cut
+	closed          bool
+	changed         <-chan struct{}
+}
+
+func (c *control) state() state {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := state{closed: c.closed, changed: c.changed}
+	for _, e := range c.effects {
+		s.latency += e.Latency
+		s.jitter += e.Jitter
+		s.cut = max(s.cut, e.Cut)
+	}
+	return s
+}
+
+// delay draws one chunk's latency.
+func (c *control) delay(s state) time.Duration {
+	d := s.latency
+	if s.jitter > 0 {
+		c.mu.Lock()
+		d += time.Duration(c.rng.Int64N(2*int64(s.jitter))) - s.jitter
+		c.mu.Unlock()
+	}
+	return max(d, 0)
+}
+
+// signal wakes every connection reading the control. c.mu must be held.
+func (c *control) signal() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// add puts an effect in force and returns the function that takes it off again (safe to call more than once).
+func (c *control) add(e Effect) func() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.next++
+	id := c.next
+	c.effects[id] = e
+	c.signal()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if _, ok := c.effects[id]; ok {
+				delete(c.effects, id)
+				c.signal()
+			}
+		})
+	}
+}
+
+// close ends every connection reading the control and forgets it: the link is being torn down.
+func (c *control) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed {
+		c.closed = true
+		c.signal()
+		controls.Delete(c.id)
+	}
+}
+
+// inForce reports how many effects are in force.
+func (c *control) inForce() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.effects)
+}
+
+// The controls of every link of this process, by the id the link's toxics carry in their attributes.
+var (
+	controls  sync.Map // string → *control
+	controlID atomic.Uint64
+)
+
+func registerControl(c *control) string {
+	c.id = "c" + strconv.FormatUint(controlID.Add(1), 10)
+	controls.Store(c.id, c)
+	return c.id
+}
+
+func lookupControl(id string) *control {
+	if c, ok := controls.Load(id); ok {
+		return c.(*control)
+	}
+	return nil
+}
