@@ -26,7 +26,7 @@ GATE_CI_SCENARIOS ?= baseline,client-stall,crash-restart,clock-jump,delayed-rest
 PARALLEL ?=
 
 
-.PHONY: build scenario test test-short test-deps bench deps clean compare gate gate-ci readme-table
+.PHONY: build scenario test test-short test-deps bench deps clean compare gate gate-ci readme-table mutants mutants-ci
 build:
 	$(GO) build -o $(BIN) ./cmd/redlock-harness
 
@@ -88,3 +88,13 @@ readme-table: deps build
 
 clean:
 	rm -rf bin
+
+# mutants runs every mutant (a strategy with one planted bug) and its healthy twin under the scenarios of its plan
+# (scenarios/mutants.yaml), SEEDS seeds each (default 10), and prints the mutation score and the time it took.
+mutants: deps build
+	./$(BIN) mutants --seeds $(if $(SEEDS),$(SEEDS),10) $(if $(PARALLEL),--parallel $(PARALLEL)) --quiet
+
+# mutants-ci is the short profile CI runs: every mutant the plans expect caught, on two seeds, exit 1 when the
+# harness no longer catches one of them (the score dropped).
+mutants-ci: deps build
+	./$(BIN) mutants --seeds 2 --gate $(if $(PARALLEL),--parallel $(PARALLEL)) --quiet

@@ -34,6 +34,12 @@ type Options struct {
 	MaxListed int
 	// MaxVisualized caps the operations drawn by WriteVisualization; 0 means DefaultMaxVisualized.
 	MaxVisualized int
+	// Nodes is the servers' own record of the run (nodes.jsonl), from which each violation's cause is read; nil
+	// when the run kept none, and causes are then inferred from the clients' beliefs alone.
+	Nodes []history.NodeEvent
+	// StuckTTLs is how many fault-free TTLs a key may go without a grant while workers keep trying before the
+	// liveness verdict calls it stuck (see Liveness); 0 means StuckTTLs.
+	StuckTTLs int
 }
 
 // Result is the judgement of one history: the merged verdict, why, and each checker's own result. It is written
@@ -70,12 +76,20 @@ type Result struct {
 	Faults []FaultWindow `json:"faults"`
 	// Notes report oddities of the history the checkers worked around (a cut-off last line, stray events).
 	Notes []string `json:"notes,omitempty"`
+	// NodeRecord says the causes were read from the servers' own record of the run, not only from beliefs.
+	NodeRecord bool `json:"node_record"`
 
 	vis *visual
 }
 
+// Stuck says whether the liveness verdict found a key nobody could take (see Liveness). It is reported beside the
+// safety verdict, not merged into it: a stuck lock is still mutually exclusive, and CI that gates on the exit
+// code should not mistake a liveness bug for a safety one.
+func (r Result) Stuck() bool { return r.Liveness.Verdict == LivenessStuck }
+
 // Check runs every checker on h and merges their verdicts: invalid if any found a violation; otherwise unknown
 // when fewer critical sections wrote than the minimum or the linearizability search timed out; otherwise valid.
+// The liveness verdict (Liveness.Verdict: did a key get stuck?) stands beside it and does not change it.
 // It never fails: an empty or odd history is judged on what it holds, and oddities are listed in Notes.
 func Check(h *history.History, opts Options) Result {
 	ix := buildIndex(h)
@@ -100,10 +114,19 @@ func Check(h *history.History, opts Options) Result {
 	}
 
 	res.Overlap = checkOverlap(ix, opts.MaxListed)
+	if opts.Nodes != nil {
+		explainOverlaps(&res.Overlap, ix, opts.Nodes)
+		res.NodeRecord = true
+	} else if res.Overlap.Count > 0 {
+		res.Notes = append(res.Notes, "no node record: causes are inferred from the clients' beliefs only")
+	}
 	var run *registerRun
 	res.Register, run = checkRegister(ix, opts.Timeout, opts.MaxListed)
 	res.Fencing = checkFencing(ix, opts.MaxListed)
 	res.Liveness = measureLiveness(ix)
+	if note := judgeLiveness(ix, opts.StuckTTLs, &res.Liveness); note != "" {
+		res.Notes = append(res.Notes, note)
+	}
 	res.CriticalSections = res.Liveness.All.CS.Written
 	res.vis = &visual{run: run, faults: ix.faults, overlaps: res.Overlap.Overlaps, lost: res.Register.LostUpdates,
 		maxOps: opts.MaxVisualized}

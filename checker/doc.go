@@ -5,7 +5,9 @@
 // critical section as an operation on a per-key counter through the porcupine linearizability checker, which
 // also catches lost updates that leave no overlapping interval; fencing checks that the fencing tokens of
 // accepted writes rise; liveness counts what the run achieved. Their verdicts are merged worst first, as Jepsen
-// does, into one Result that is written as verdict.json and printed as one line.
+// does, into one Result that is written as verdict.json and printed as one line. Beside that safety verdict,
+// liveness gives a verdict of its own, ok or stuck: a key nobody could take for StuckTTLs fault-free TTLs while
+// workers kept trying (a holder that crashed between SETNX and PEXPIRE) is named, without making the run invalid.
 //
 // Check runs them all; CheckOverlap, CheckRegister, CheckFencing and MeasureLiveness run one each. Every checker
 // reads the history as it is on disk (see package history): events in any order, completions paired with their

@@ -57,6 +57,8 @@ func faultWindows(evs []history.Event, end int64, notes *[]string) []FaultWindow
 			w := &out[open[match]]
 			w.To, w.Healed = time.Duration(e.T), true
 			open = slices.Delete(open, match, match+1)
+		case history.PhaseFire:
+			// A failpoint going off inside its fault's window: part of that window, not a window of its own.
 		default:
 			stray++
 		}

@@ -44,6 +44,7 @@ type op struct {
 	out     outcome
 	orphan  bool // a completion whose invocation is missing: start is unknown
 	reason  string
+	errText string // the completion's error text (a crash names the step it died at)
 	fence   int64
 	read    int64
 	wrote   int64
@@ -65,6 +66,9 @@ type index struct {
 	faults   []FaultWindow
 	notes    []string
 	workers  []string // every worker named, sorted
+	// ends are the extends and releases that tell what became of their worker (a crash, or no completion):
+	// the liveness verdict reads them to say why a key was left behind. The others are not kept.
+	ends []op
 }
 
 // buildIndex pairs invocations with completions and sorts what the checkers need. The file's order does not
@@ -192,7 +196,7 @@ func buildIndex(h *history.History) *index {
 		}
 		o.out = out
 		o.end = e.T
-		o.reason = e.Reason
+		o.reason, o.errText = e.Reason, e.Error
 		if o.name == "" {
 			o.name = e.Op
 		}
@@ -233,6 +237,9 @@ func buildIndex(h *history.History) *index {
 		case history.OpAcquire:
 			ix.acquires = append(ix.acquires, *o)
 		case history.OpExtend, history.OpRelease:
+			if o.reason == reasonClientCrash || (o.out == outPending && !o.orphan) {
+				ix.ends = append(ix.ends, *o)
+			}
 		default:
 			unknownOps++
 		}

@@ -7,10 +7,38 @@ import (
 	"github.com/redlock-harness/redlock-harness/history"
 )
 
-// Liveness is what the run achieved, not a verdict: a lock that never grants anything is trivially safe, so the
-// safety verdict is only worth as much as the work behind it. Figures are given for the whole history and split
-// inside and outside the fault windows, to show what each fault cost in availability.
+// Liveness is what the run achieved, and whether a key got stuck. A lock that never grants anything is trivially
+// safe, so the safety verdict is only worth as much as the work behind it. Figures are given for the whole
+// history and split inside and outside the fault windows, to show what each fault cost in availability.
+//
+// The figures cannot tell a slow lock from a dead one: a client that crashed between SETNX and PEXPIRE leaves a
+// key that never expires, which nobody can take again, and the run still reads as valid (a key nobody holds is
+// mutually exclusive). Verdict names such keys. For each key, look at each gap between successive grants
+// (acquires that completed ok), the gap from the start of the history to the first grant and the one from the
+// last grant to the end of the history included. A gap is stuck when, inside it:
+//
+//  1. workers kept trying: acquires of the key were invoked in it, and one was invoked, or was still waiting
+//     for its answer, in the gap's last TTL. A key the workers stopped asking for is idle, not stuck; and one
+//     acquire call may retry for two TTLs before it answers, so a worker blocked in one is still trying.
+//  2. its time outside every fault window adds up to at least StuckTTLs TTLs (Options.StuckTTLs). A fault may
+//     legitimately stop progress (a partition, a majority down), so only fault-free time counts against the lock.
+//
+// The TTL is the run's ("lock": {"ttl": ns} in the header's config), 1s when the header has none (Result.Notes
+// says so). Only a grant ends a gap: an indeterminate acquire (info, or no completion) does not prove the key was
+// taken. It may have been, though (a client that died between SETNX and PEXPIRE left the key set, with no
+// expiry, and its acquire indeterminate), so a stuck gap is reported from the acquire it blames: see StuckKey.
+//
+// Being stuck does not change the safety verdict or the exit code (a stuck lock is still mutually exclusive);
+// Result.Summary and Result.Text say it beside the verdict.
 type Liveness struct {
+	// Verdict is LivenessOK or LivenessStuck.
+	Verdict string `json:"verdict"`
+	// Stuck lists each stuck key, sorted by key, with its longest stuck gap.
+	Stuck []StuckKey `json:"stuck,omitempty"`
+	// TTL is the lock TTL the verdict used, and StuckTTLs the number of fault-free TTLs that make a gap stuck.
+	TTL       time.Duration `json:"ttl_ns"`
+	StuckTTLs int           `json:"stuck_ttls"`
+
 	All           LivenessFigures `json:"all"`
 	InFaults      LivenessFigures `json:"in_faults"`
 	OutsideFaults LivenessFigures `json:"outside_faults"`
@@ -54,9 +82,13 @@ type CSCounts struct {
 	Indeterminate int `json:"indeterminate"`
 }
 
-// MeasureLiveness computes the liveness figures of a history.
+// MeasureLiveness computes the liveness figures of a history and its liveness verdict with the default
+// StuckTTLs (Check also notes when the TTL had to be assumed).
 func MeasureLiveness(h *history.History) Liveness {
-	return measureLiveness(buildIndex(h))
+	ix := buildIndex(h)
+	l := measureLiveness(ix)
+	judgeLiveness(ix, 0, &l)
+	return l
 }
 
 func measureLiveness(ix *index) Liveness {

@@ -55,6 +55,11 @@ type Overlap struct {
 	Cause     Cause  `json:"cause"`
 	Outlived  string `json:"outlived,omitempty"`
 	BothValid bool   `json:"both_valid"`
+	// BeliefCause is the cause the clients' beliefs alone suggest (lease-outlived, granted-twice), kept beside
+	// Cause when the servers' record proved another; Story tells that proof in one sentence, on Nodes.
+	BeliefCause Cause    `json:"belief_cause,omitempty"`
+	Story       string   `json:"story,omitempty"`
+	Nodes       []string `json:"nodes,omitempty"`
 	// Faults names the faults in force at some instant from the first holder's read to To: the fault that took
 	// the first holder's lock away (a crash, a clock jump, a failover) is often over by the time the second
 	// holder reads, so the window starts where the first holder's section did, not where the overlap does.
@@ -72,6 +77,10 @@ func (o Overlap) String() string {
 		cause += " by " + o.Outlived
 	}
 	from, to := spanStrings(o.From, o.To)
+	if o.Story != "" {
+		return fmt.Sprintf("%s and %s overlap on %s at %s–%s (%s; %s: %s; faults: %s)",
+			o.First.Worker, o.Second.Worker, o.Key, from, to, reads, o.Cause, o.Story, faultList(o.Faults))
+	}
 	return fmt.Sprintf("%s and %s overlap on %s at %s–%s (%s; %s; faults: %s)",
 		o.First.Worker, o.Second.Worker, o.Key, from, to, reads, cause, faultList(o.Faults))
 }
@@ -210,7 +219,8 @@ func classify(first, second CriticalSection) (cause Cause, outlived string, both
 
 func causeCounts(m map[Cause]int) string {
 	s := ""
-	for _, c := range []Cause{CauseGrantedTwice, CauseLeaseOutlived, CauseUnexplained} {
+	for _, c := range []Cause{CauseForeignDelete, CauseBeliefOutlived, CauseNodeForgot, CauseEarlyExpiry, CauseMajorityOverlap,
+		CauseGrantedTwice, CauseLeaseOutlived, CauseUnexplained} {
 		if m[c] > 0 {
 			if s != "" {
 				s += ", "

@@ -9,20 +9,29 @@ import (
 
 // Summary is the verdict in one line, with the first counterexample when there is one, e.g.
 // "invalid: g1w3 and g2w1 overlap on k0 at 4.21s–4.38s (both read 41; granted-twice; faults: partition)".
+// When a key got stuck it ends with the first one, e.g. "; stuck: k2 since 3.10s (g1w4 crashed holding the
+// lock) and 1 more key", so that a stuck lock is seen where the verdict is read without changing the verdict.
 // It is the last line a run prints and the cell text of the comparison matrix.
 func (r Result) Summary() string {
 	v := r.Verdict
 	if v == "" {
 		v = Unknown
 	}
-	if r.Reason == "" {
-		return string(v)
+	s := string(v)
+	if r.Reason != "" {
+		s += ": " + r.Reason
 	}
-	return string(v) + ": " + r.Reason
+	if st := r.Liveness.Stuck; r.Stuck() && len(st) > 0 {
+		s += fmt.Sprintf("; stuck: %s since %s (%s)", st[0].Key, fmtDur(st[0].Since), st[0].Last)
+		if len(st) > 1 {
+			s += " and " + plural(len(st)-1, "more key", "more keys")
+		}
+	}
+	return s
 }
 
-// Text is the result for a terminal: the summary, then each checker's finding, the counterexamples, the faults
-// and the liveness figures, one item a line.
+// Text is the result for a terminal: the summary, then each checker's finding, the counterexamples, the faults,
+// the liveness verdict with every stuck key, and the liveness figures, one item a line.
 func (r Result) Text() string {
 	var b strings.Builder
 	fmt.Fprintln(&b, r.Summary())
@@ -79,9 +88,21 @@ func (r Result) Text() string {
 		fmt.Fprintf(&b, "  %d. %s\n", i+1, f)
 	}
 
-	fmt.Fprintln(&b, "liveness:")
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	l := r.Liveness
+	writeLiveness(&b, r.Liveness)
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// writeLiveness writes the liveness verdict with every stuck key, then the liveness figures as a table.
+func writeLiveness(b *strings.Builder, l Liveness) {
+	if l.Verdict != "" {
+		fmt.Fprintf(b, "liveness: %s — %s\n", l.Verdict, l.Reason())
+		for i, s := range l.Stuck {
+			fmt.Fprintf(b, "  %d. %s (until %s; %s fault-free; %s)\n", i+1, s, fmtDur(s.Until), fmtDur(s.FaultFree),
+				plural(s.Attempts, "attempt", "attempts"))
+		}
+	}
+	fmt.Fprintln(b, "liveness figures:")
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 	cols := []LivenessFigures{l.All, l.InFaults, l.OutsideFaults}
 	row := func(label string, f func(LivenessFigures) string) {
 		fmt.Fprintf(tw, "  %s\t", label)
@@ -107,7 +128,6 @@ func (r Result) Text() string {
 	row("indeterminate", n(func(c LivenessFigures) int { return c.CS.Indeterminate }))
 	row("written/s", func(c LivenessFigures) string { return fmt.Sprintf("%.1f", c.CSPerSec) })
 	_ = tw.Flush()
-	return strings.TrimRight(b.String(), "\n")
 }
 
 // csLine is one critical section of a counterexample.

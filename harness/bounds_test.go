@@ -172,3 +172,21 @@ faults:
 		t.Fatalf("no warning: %q", warnings.String())
 	}
 }
+
+func TestARunToldToStopOnViolationEndsAtItsFirstAndTheCheckerConfirmsIt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
+	sc := scenarios.MustLoad("client-stall") // lua is caught there on every seed
+	res, err := harness.Run(context.Background(), harness.Config{Scenario: sc, Strategy: lock.Lua{}, Seed: 1,
+		OutDir: t.TempDir(), StopOnViolation: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Verdict != checker.Invalid || !res.StoppedEarly {
+		t.Fatalf("verdict %s, stopped early %v: %s", res.Verdict, res.StoppedEarly, res.Summary())
+	}
+	if res.Elapsed >= sc.Duration.D() || res.Check.FirstViolation > res.Elapsed {
+		t.Fatalf("ran %s of %s, first violation at %s", res.Elapsed, sc.Duration.D(), res.Check.FirstViolation)
+	}
+}

@@ -45,6 +45,14 @@ type Config struct {
 	// Warnings receives what went wrong without stopping the run (a heal that timed out, a teardown step left
 	// behind); default os.Stderr.
 	Warnings io.Writer
+	// NoNodeRecord turns off the servers' own record of the lock keys (nodes.jsonl), from which violations' causes
+	// are read; without it causes are inferred from the clients' beliefs alone. The record costs the nodes a
+	// MONITOR connection each (see `make bench`).
+	NoNodeRecord bool
+	// StopOnViolation ends the run as soon as the protected resource sees a lost update (two critical sections
+	// overlapped), instead of running to the end of the scenario; the checker then judges the history recorded so
+	// far. For runs whose only question is whether a lock known to be broken is still caught (gate, mutants).
+	StopOnViolation bool
 	// Grace is how long the run may take past its duration (or past Ctrl-C) to stop, heal, judge and report
 	// before its watchdog tears it down with an unknown verdict; default DefaultGrace + CheckTimeout.
 	Grace time.Duration
@@ -65,6 +73,8 @@ type Result struct {
 	Interrupted bool `json:"interrupted,omitempty"`
 	// Elapsed is how long the workload ran.
 	Elapsed time.Duration `json:"elapsed"`
+	// StoppedEarly says the run ended at its first violation (Config.StopOnViolation).
+	StoppedEarly bool `json:"stopped_early,omitempty"`
 }
 
 // Summary is the run's one-line verdict with its counterexample and where the results are.

@@ -16,9 +16,14 @@ func interval(c checker.CriticalSection) report.Interval {
 // ReportInput turns a judged history into what the HTML report draws.
 func ReportInput(h *history.History, r checker.Result) report.Input {
 	in := report.Input{History: h, Verdict: string(r.Verdict), Summary: r.Summary(), Notes: r.Notes,
-		Links: map[string]string{"linearizability.html": "porcupine visualisation"}}
+		Links:    map[string]string{"linearizability.html": "porcupine visualisation"},
+		Liveness: r.Liveness.Verdict, LivenessReason: r.Liveness.Reason()}
 	for _, o := range r.Overlap.Overlaps {
 		in.Violations = append(in.Violations, report.Violation{Key: o.Key, A: interval(o.First), B: interval(o.Second), Cause: string(o.Cause), Faults: o.Faults})
+	}
+	for _, s := range r.Liveness.Stuck {
+		in.Stuck = append(in.Stuck, report.StuckSpan{Key: s.Key, From: int64(s.Since), To: int64(s.Until),
+			FaultFree: int64(s.FaultFree), Attempts: s.Attempts, Last: s.Last})
 	}
 	l := r.Liveness
 	cols := []checker.LivenessFigures{l.All, l.InFaults, l.OutsideFaults}

@@ -15,6 +15,7 @@ import (
 	"github.com/redlock-harness/redlock-harness/harness/cluster"
 	"github.com/redlock-harness/redlock-harness/harness/fault"
 	"github.com/redlock-harness/redlock-harness/harness/netem"
+	"github.com/redlock-harness/redlock-harness/harness/record"
 	"github.com/redlock-harness/redlock-harness/harness/workload"
 	"github.com/redlock-harness/redlock-harness/history"
 	"github.com/redlock-harness/redlock-harness/lock"
@@ -104,6 +105,7 @@ type runner struct {
 	mu       sync.Mutex
 	res      Result
 	hw       *history.Writer
+	rec      *record.Recorder
 	clock    history.Clock
 	settled  bool // the verdict was written by the run or by the watchdog: the other one leaves it alone
 	cleanups []func()
@@ -231,11 +233,26 @@ func (r *runner) setup(ctx context.Context, env *fault.Env, dir string) (*worklo
 	r.hw, r.clock = hw, clock
 	r.mu.Unlock()
 	r.cleanup(func() { _ = hw.Close() })
+	if !r.cfg.NoNodeRecord {
+		addrs := map[string]string{}
+		for _, n := range nodes {
+			addrs[n.Name] = n.Addr
+		}
+		rec, err := record.Start(filepath.Join(dir, history.NodeFile), clock, addrs, workload.IsLockKey)
+		if err != nil {
+			return nil, nil, setupErr(err)
+		}
+		env.Record = rec
+		r.mu.Lock()
+		r.rec = rec
+		r.mu.Unlock()
+		r.cleanup(func() { r.bounded("close the node record", rec.Close) })
+	}
 	sc := r.sc
 	wl := workload.New(workload.Config{
 		Groups: sc.Groups, Workers: sc.Workers, Keys: sc.Keys,
 		HoldMin: sc.Hold.Min.D(), HoldMax: sc.Hold.Max.D(), ThinkMin: sc.Think.Min.D(), ThinkMax: sc.Think.Max.D(),
-		Careless: sc.Client == "careless", Strategy: r.cfg.Strategy, Lock: r.opts, Seed: r.cfg.Seed, Fenced: r.fenced,
+		Careless: sc.Client == "careless", Greedy: sc.Client == "greedy", Strategy: r.cfg.Strategy, Lock: r.opts, Seed: r.cfg.Seed, Fenced: r.fenced,
 	}, func(g int) []string { return addrs[g] }, hw)
 	env.Workload = wl
 	nem, err := fault.NewNemesis(env, hw, r.cfg.Seed, r.total)
@@ -307,16 +324,22 @@ func (r *runner) drive(ctx context.Context, wl *workload.Workload, nem *fault.Ne
 	res := r.result()
 	prog := startProgress(r.cfg, res, r.total, r.clock, wl, nem)
 	timer := time.NewTimer(r.total)
-	interrupted := false
+	interrupted, early := false, false
+	var violated <-chan struct{}
+	if r.cfg.StopOnViolation {
+		violated = watchViolation(runCtx, wl)
+	}
 	select {
 	case <-timer.C:
+	case <-violated:
+		early = true
 	case <-ctx.Done():
 		interrupted = true
 		r.wd.arm(r.cfg.Grace, fmt.Sprintf("the run did not stop within %s of its interruption", r.cfg.Grace))
 	}
 	timer.Stop()
 	r.mu.Lock()
-	r.res.Interrupted = interrupted
+	r.res.Interrupted, r.res.StoppedEarly = interrupted, early
 	r.res.Elapsed = time.Duration(r.clock.Now())
 	r.mu.Unlock()
 	stopRun()
@@ -325,6 +348,9 @@ func (r *runner) drive(ctx context.Context, wl *workload.Workload, nem *fault.Ne
 	prog.stop()
 	if err := r.hw.Close(); err != nil {
 		return setupErr(fmt.Errorf("history: %w", err))
+	}
+	if r.rec != nil {
+		r.bounded("close the node record", r.rec.Close)
 	}
 	if interrupted {
 		return fmt.Errorf("run interrupted: %w", context.Canceled)
@@ -335,6 +361,28 @@ func (r *runner) drive(ctx context.Context, wl *workload.Workload, nem *fault.Ne
 	return nil
 }
 
+// watchViolation closes the returned channel once the resource has seen a lost update: the pair that lost it
+// has written by then, so the history holds the whole counterexample.
+func watchViolation(ctx context.Context, wl *workload.Workload) <-chan struct{} {
+	c := make(chan struct{})
+	go func() {
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if wl.Resource().LostUpdates() > 0 {
+					close(c)
+					return
+				}
+			}
+		}
+	}()
+	return c
+}
+
 // judge reads the history back, checks it and writes verdict.json and the report, unless the watchdog has
 // already settled the run.
 func (r *runner) judge(dir string) (Result, error) {
@@ -342,7 +390,13 @@ func (r *runner) judge(dir string) (Result, error) {
 	if err != nil {
 		return r.result(), setupErr(err)
 	}
-	check := checker.Check(h, checker.Options{Timeout: r.cfg.CheckTimeout})
+	opts := checker.Options{Timeout: r.cfg.CheckTimeout}
+	if r.rec != nil {
+		if opts.Nodes, err = history.ReadNodes(filepath.Join(dir, history.NodeFile)); err != nil {
+			return r.result(), setupErr(err)
+		}
+	}
+	check := checker.Check(h, opts)
 	if !r.settle() {
 		return r.result(), nil // too late: the watchdog has torn the run down and judged it
 	}

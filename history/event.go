@@ -30,6 +30,9 @@ const (
 const (
 	PhaseInject = "inject"
 	PhaseHeal   = "heal"
+	// PhaseFire is a failpoint going off on a worker (a stall or a crash at a named point of its lock
+	// protocol), somewhere inside the window its fault armed it in.
+	PhaseFire = "fire"
 )
 
 // Reasons a critical section fails without writing.
@@ -42,6 +45,8 @@ const (
 	ReasonLeaseLost = "lease-lost"
 	// ReasonStopped: the run ended while the worker was inside its critical section; it did not write.
 	ReasonStopped = "stopped"
+	// ReasonClientCrash: the worker died (a client-crash fault) during the operation; Error says where.
+	ReasonClientCrash = "client-crash"
 )
 
 // Event is one line of a history. Fields that do not apply to an event are omitted from its JSON.
@@ -67,6 +72,9 @@ type Event struct {
 	Reason string `json:"reason,omitempty"`
 	// Error is the error text of a failed or indeterminate operation.
 	Error string `json:"error,omitempty"`
+	// Note is what a person reading the history should know of a fault event: where a failpoint fired, why a
+	// fault did nothing to a target.
+	Note string `json:"note,omitempty"`
 
 	// Name, Phase and Targets describe a fault event.
 	Name    string   `json:"name,omitempty"`

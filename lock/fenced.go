@@ -26,17 +26,25 @@ return 1`)
 // majority holds at least the token, and any later majority intersects it, so any later round 1 answers more.
 // If either round fails, the lock is released everywhere and the acquisition is indeterminate. The counter is
 // only as durable as the nodes: a node restarted without persistence forgets it, as it forgets the lock.
-type Fenced struct{}
+type Fenced struct {
+	mut mutation // a planted bug (see Mutants); zero is the lock as written
+}
 
 // Name implements Strategy.
 func (Fenced) Name() string { return "fenced" }
 
 // New implements Strategy.
-func (Fenced) New(nodes []redis.UniversalClient, opt Options) Locker {
-	return &fencedLocker{redlockLocker{nodes: nodes, opt: opt.WithDefaults()}}
+func (m Fenced) New(nodes []redis.UniversalClient, opt Options) Locker {
+	return &fencedLocker{rl: *newRedlockLocker(nodes, opt, 0), mut: m.mut}
 }
 
-type fencedLocker struct{ rl redlockLocker }
+// Steps implements Stepper.
+func (Fenced) Steps() []string { return []string{StepAfterReplies, StepBetweenFenceRounds} }
+
+type fencedLocker struct {
+	rl  redlockLocker
+	mut mutation
+}
 
 func (l *fencedLocker) Acquire(ctx context.Context, key string) (Lease, error) {
 	lease, err := l.rl.acquire(ctx, key)
@@ -58,6 +66,15 @@ func (l *fencedLocker) fence(ctx context.Context, lease *redlockLease) (int64, e
 		l.rl.releaseAll(lease.key, lease.token)
 		return indeterminate("fenced acquire", err)
 	}
+	if l.mut == mutFenceOneNode { // the bug: one node's counter is the token; nothing else keeps it
+		nctx, cancel := context.WithTimeout(ctx, l.rl.opt.NodeTimeout)
+		defer cancel()
+		v, err := l.rl.nodes[0].Incr(nctx, fk).Result()
+		if err != nil {
+			return 0, failed(fmt.Errorf("fence INCR on the first node: %w", err))
+		}
+		return v, nil
+	}
 	var mu sync.Mutex
 	var token int64
 	answers, errs := l.rl.fanOut(ctx, func(ctx context.Context, c redis.UniversalClient) (bool, error) {
@@ -75,6 +92,9 @@ func (l *fencedLocker) fence(ctx context.Context, lease *redlockLease) (int64, e
 	}
 	if err := l.rl.opt.step(ctx, StepBetweenFenceRounds); err != nil {
 		return 0, err
+	}
+	if l.mut == mutFenceNoWriteBack { // the bug: the highest answer is the token, and no majority is told of it
+		return token, nil
 	}
 	acks, errs := l.rl.fanOut(ctx, func(ctx context.Context, c redis.UniversalClient) (bool, error) {
 		n, err := setIfGreaterScript.Run(ctx, c, []string{fk}, token).Int()

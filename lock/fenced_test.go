@@ -99,7 +99,7 @@ func TestFencedAcquireThatCannotFixItsTokenOnAMajority(t *testing.T) {
 				hook := tc.between(cs)
 				opts = append(opts, lock.WithStep(func(ctx context.Context, point string) error {
 					if point != lock.StepBetweenFenceRounds {
-						t.Errorf("step at %q", point)
+						return nil // another point of the protocol (after-replies): not the gap under test
 					}
 					return hook(ctx, point)
 				}))

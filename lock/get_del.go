@@ -22,6 +22,11 @@ func (GetDel) New(nodes []redis.UniversalClient, opt Options) Locker {
 	return &getDelLocker{lua: luaLocker{c: nodes[0], opt: opt.WithDefaults()}}
 }
 
+// Steps implements Stepper.
+func (GetDel) Steps() []string {
+	return []string{StepAfterReplies, StepBetweenGetAndExpire, StepBetweenGetAndDel}
+}
+
 // getDelLocker acquires exactly as lua does; only the release and the renewal differ.
 type getDelLocker struct{ lua luaLocker }
 

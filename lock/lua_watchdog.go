@@ -35,6 +35,9 @@ type LuaWatchdog struct {
 // Name implements Strategy.
 func (LuaWatchdog) Name() string { return "lua-watchdog" }
 
+// Steps implements Stepper: the watchdog calls StepInRenewal itself, before each renewal.
+func (LuaWatchdog) Steps() []string { return []string{StepAfterReplies, StepInRenewal} }
+
 // New implements Strategy; it uses nodes[0] only.
 func (w LuaWatchdog) New(nodes []redis.UniversalClient, opt Options) Locker {
 	r := w.Renewal
@@ -127,6 +130,9 @@ func (s *luaWatchdogLease) watch(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if err := s.l.lua.opt.step(ctx, StepInRenewal); err != nil {
+			return // the client crashed: its watchdog dies with it
 		}
 		res, err := watchdogScript.Run(ctx, s.l.lua.c, []string{s.key}, s.token, secs).Int64()
 		if err != nil || res == 0 {

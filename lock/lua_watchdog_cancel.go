@@ -13,17 +13,25 @@ import (
 // start of the last successful renewal + TTL) passes before a renewal succeeds, it closes the lease's Lost
 // channel, so the holder abandons its work. Only what the holder cannot notice beats it: a pause between its last
 // look at Lost and its write.
-type LuaWatchdogCancel struct{}
+type LuaWatchdogCancel struct {
+	mut mutation // a planted bug (see Mutants); zero is the lock as written
+}
 
 // Name implements Strategy.
 func (LuaWatchdogCancel) Name() string { return "lua-watchdog-cancel" }
 
 // New implements Strategy; it uses nodes[0] only.
-func (LuaWatchdogCancel) New(nodes []redis.UniversalClient, opt Options) Locker {
-	return &luaWatchdogCancelLocker{lua: luaLocker{c: nodes[0], opt: opt.WithDefaults()}}
+func (m LuaWatchdogCancel) New(nodes []redis.UniversalClient, opt Options) Locker {
+	return &luaWatchdogCancelLocker{lua: luaLocker{c: nodes[0], opt: opt.WithDefaults()}, mut: m.mut}
 }
 
-type luaWatchdogCancelLocker struct{ lua luaLocker }
+// Steps implements Stepper: the watchdog calls StepInRenewal itself, before each renewal.
+func (LuaWatchdogCancel) Steps() []string { return []string{StepAfterReplies, StepInRenewal} }
+
+type luaWatchdogCancelLocker struct {
+	lua luaLocker
+	mut mutation
+}
 
 // Acquire takes the lock as lua does and starts the watchdog.
 func (l *luaWatchdogCancelLocker) Acquire(ctx context.Context, key string) (Lease, error) {
@@ -33,7 +41,7 @@ func (l *luaWatchdogCancelLocker) Acquire(ctx context.Context, key string) (Leas
 	}
 	ll := lease.(*luaLease)
 	s := &luaWatchdogCancelLease{
-		l: &l.lua, key: key, token: ll.token, until: ll.until,
+		l: &l.lua, key: key, token: ll.token, until: ll.until, mut: l.mut,
 		lost: make(chan struct{}), done: make(chan struct{}),
 	}
 	// The watchdog outlives the Acquire call (whose context ends when it returns): it runs on its own context,
@@ -47,6 +55,8 @@ func (l *luaWatchdogCancelLocker) Acquire(ctx context.Context, key string) (Leas
 type luaWatchdogCancelLease struct {
 	l          *luaLocker
 	key, token string
+	mut        mutation
+	renewals   int // renewals sent so far
 
 	mu    sync.Mutex
 	until time.Time // start of the last successful renewal (or of the acquisition) + TTL
@@ -102,7 +112,15 @@ func (s *luaWatchdogCancelLease) watch(ctx context.Context) {
 		case <-t.C:
 			expiry.Stop()
 		}
+		if err := s.l.opt.step(ctx, StepInRenewal); err != nil {
+			return // the client crashed: its watchdog dies with it
+		}
 		start := s.l.opt.Now()
+		s.renewals++
+		if s.mut == mutWatchdogStops && s.renewals > 1 {
+			s.renewed(start) // the bug: no renewal is sent after the first, yet the holder believes in each one
+			continue
+		}
 		rctx, cancel := context.WithDeadline(ctx, until)
 		n, err := extendScript.Run(rctx, s.l.c, []string{s.key}, s.token, s.l.opt.TTL.Milliseconds()).Int()
 		cancel()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -47,7 +48,13 @@ type Options struct {
 }
 
 // The points at which strategies call Options.Step. Each names the gap between two commands of one operation.
+// Failpoints (a client stalled or crashed at a named point, as etcd's robustness tests do with gofail) are
+// scheduled at these points; every strategy's own points are listed by its Steps method (Stepper).
 const (
+	// StepAfterReplies: inside Acquire, once the servers' replies that grant the lock are in and before the lease
+	// is computed and returned. A pause here is the one Redlock's validity check exists for: time passes between
+	// the grant and the holder's belief in it.
+	StepAfterReplies = "after-replies"
 	// StepBetweenSetNXAndExpire: setnx-expire's acquire, after SETNX granted the key and before its PEXPIRE.
 	StepBetweenSetNXAndExpire = "between-setnx-and-expire"
 	// StepBetweenGetAndDel: get-del's release, after GET matched the token and before the DEL.
@@ -57,7 +64,44 @@ const (
 	// StepBetweenFenceRounds: fenced's acquire, after the INCR round fixed the token and before it is written
 	// back to a majority.
 	StepBetweenFenceRounds = "between-fence-rounds"
+	// StepInRenewal: a renewal is due and about to be sent: by the worker before it calls Lease.Extend, or by a
+	// watchdog before its renewal command.
+	StepInRenewal = "in-renewal"
 )
+
+// The points every worker passes whatever its strategy: the workload calls Options.Step there itself.
+const (
+	// StepAfterAcquire: the holder has its lease and has not read the protected resource yet.
+	StepAfterAcquire = "after-acquire"
+	// StepBeforeWrite: the holder checked its lease's validity and is about to write: the gap no client-side check
+	// can cover (a GC pause, a VM freeze).
+	StepBeforeWrite = "before-write"
+	// StepBeforeRelease: the holder is done and about to release.
+	StepBeforeRelease = "before-release"
+)
+
+// WorkerSteps are the points the workload passes for every strategy, in the order a critical section meets them.
+var WorkerSteps = []string{StepAfterAcquire, StepInRenewal, StepBeforeWrite, StepBeforeRelease}
+
+// Stepper is implemented by strategies that call Options.Step at points of their own protocol, so that a
+// failpoint aimed at a point a strategy does not have is reported as such instead of silently never firing.
+type Stepper interface {
+	// Steps lists the points of the strategy's own protocol (the Step... constants), beyond WorkerSteps.
+	Steps() []string
+}
+
+// StepsOf returns every point a client of st passes: WorkerSteps and the strategy's own.
+func StepsOf(st Strategy) []string {
+	out := append([]string(nil), WorkerSteps...)
+	if s, ok := st.(Stepper); ok {
+		for _, p := range s.Steps() {
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
 
 // Option changes one field of Options.
 type Option func(*Options)

@@ -13,24 +13,46 @@ import (
 // by the per-node timeout; the lock holds when a majority granted it and validity = TTL − elapsed − drift is still
 // positive, drift being TTL×DriftFactor + 2ms; otherwise it is released on every node before retrying. Extend
 // renews on a majority. It assumes nodes do not forget (no restart without fsync) and clocks do not jump.
-type Redlock struct{}
+type Redlock struct {
+	mut mutation // a planted bug (see Mutants); zero is the algorithm as written
+}
 
 // Name implements Strategy.
 func (Redlock) Name() string { return "redlock" }
 
 // New implements Strategy.
-func (Redlock) New(nodes []redis.UniversalClient, opt Options) Locker {
-	return &redlockLocker{nodes: nodes, opt: opt.WithDefaults()}
+func (m Redlock) New(nodes []redis.UniversalClient, opt Options) Locker {
+	return newRedlockLocker(nodes, opt, m.mut)
+}
+
+// Steps implements Stepper.
+func (Redlock) Steps() []string { return []string{StepAfterReplies} }
+
+func newRedlockLocker(nodes []redis.UniversalClient, opt Options, mut mutation) *redlockLocker {
+	opt = opt.WithDefaults()
+	if mut == mutNoBackoff { // the bug: retry at once, every contender in lock step
+		opt.RetryDelay, opt.RetryMaxDelay = time.Nanosecond, time.Nanosecond
+	}
+	return &redlockLocker{nodes: nodes, opt: opt, mut: mut}
 }
 
 type redlockLocker struct {
 	nodes []redis.UniversalClient
 	opt   Options
+	mut   mutation
 }
 
-func (l *redlockLocker) quorum() int { return len(l.nodes)/2 + 1 }
+func (l *redlockLocker) quorum() int {
+	if l.mut == mutQuorumHalf {
+		return len(l.nodes) / 2 // the bug: two of five is "a majority"
+	}
+	return len(l.nodes)/2 + 1
+}
 
 func (l *redlockLocker) drift() time.Duration {
+	if l.mut == mutDriftIgnored {
+		return 0 // the bug: clocks are assumed to agree exactly
+	}
 	return time.Duration(float64(l.opt.TTL)*l.opt.DriftFactor) + 2*time.Millisecond
 }
 
@@ -94,12 +116,22 @@ func (l *redlockLocker) acquire(ctx context.Context, key string) (*redlockLease,
 		if errs > 0 {
 			sawErr = true
 		}
+		if yes >= l.quorum() {
+			if err := l.opt.step(ctx, StepAfterReplies); err != nil {
+				return false, err
+			}
+		}
 		validity := l.opt.TTL - l.opt.Now().Sub(start) - l.drift()
+		if l.mut == mutValidityIgnoresElapsed { // the bug: the time acquisition took is not taken off
+			validity, start = l.opt.TTL-l.drift(), l.opt.Now()
+		}
 		if yes >= l.quorum() && validity > 0 {
 			lease = &redlockLease{l: l, key: key, token: tok, until: start.Add(l.opt.TTL - l.drift())}
 			return true, nil
 		}
-		l.releaseAll(key, tok)
+		if l.mut != mutPartialLocksKept { // the bug: a failed attempt's locks stay until they expire
+			l.releaseAll(key, tok)
+		}
 		return false, nil
 	})
 	if err != nil {

@@ -22,6 +22,9 @@ type RedlockNaive struct{}
 // Name implements Strategy.
 func (RedlockNaive) Name() string { return "redlock-naive" }
 
+// Steps implements Stepper.
+func (RedlockNaive) Steps() []string { return []string{StepAfterReplies} }
+
 // New implements Strategy.
 func (RedlockNaive) New(nodes []redis.UniversalClient, opt Options) Locker {
 	return &redlockNaiveLocker{nodes: nodes, opt: opt.WithDefaults()}
@@ -51,6 +54,9 @@ func (l *redlockNaiveLocker) Acquire(ctx context.Context, key string) (Lease, er
 			}
 		}
 		if locked >= quorum {
+			if err := l.opt.step(ctx, StepAfterReplies); err != nil {
+				return false, err
+			}
 			until = l.opt.Now().Add(l.opt.TTL)
 			return true, nil
 		}

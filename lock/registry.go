@@ -18,6 +18,8 @@ type Info struct {
 	Weakness string
 	// Fenced says whether the strategy's leases carry fencing tokens the resource should enforce.
 	Fenced bool
+	// Twin is set on a mutant only: the healthy strategy it is, but for one planted bug (Summary says which).
+	Twin string
 	// Make builds the strategy.
 	Make func() Strategy
 }
@@ -25,7 +27,31 @@ type Info struct {
 var (
 	regMu    sync.RWMutex
 	registry = map[string]Info{}
+	mutants  = map[string]Info{}
 )
+
+// registerMutant adds a mutant to its own catalogue: not in All or Names (the strategies under test), but found
+// by Lookup, so that a mutant runs wherever a strategy does.
+func registerMutant(info Info) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	if _, dup := mutants[info.Name]; dup {
+		panic("lock: mutant registered twice: " + info.Name)
+	}
+	mutants[info.Name] = info
+}
+
+// Mutants returns every mutant, sorted by name.
+func Mutants() []Info {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	out := make([]Info, 0, len(mutants))
+	for _, m := range mutants {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
 
 // Register adds a strategy to the catalogue. It panics on a duplicate name: that is a programming error.
 func Register(info Info) {
@@ -44,7 +70,14 @@ func Lookup(name string) (Info, error) {
 	if info, ok := registry[name]; ok {
 		return info, nil
 	}
-	return Info{}, fmt.Errorf("unknown strategy %q (known: %s)", name, strings.Join(namesLocked(), ", "))
+	if info, ok := mutants[name]; ok {
+		return info, nil
+	}
+	hint := ""
+	if strings.Contains(name, MutantSeparator) {
+		hint = "; the mutants are listed by `list --mutants`"
+	}
+	return Info{}, fmt.Errorf("unknown strategy %q (known: %s%s)", name, strings.Join(namesLocked(), ", "), hint)
 }
 
 // All returns every registered strategy, sorted by name.

@@ -15,6 +15,9 @@ type SetNXDel struct{}
 // Name implements Strategy.
 func (SetNXDel) Name() string { return "setnx-del" }
 
+// Steps implements Stepper.
+func (SetNXDel) Steps() []string { return []string{StepAfterReplies} }
+
 // New implements Strategy; it uses nodes[0] only.
 func (SetNXDel) New(nodes []redis.UniversalClient, opt Options) Locker {
 	return &setnxDelLocker{c: nodes[0], opt: opt.WithDefaults()}
@@ -32,6 +35,11 @@ func (l *setnxDelLocker) Acquire(ctx context.Context, key string) (Lease, error)
 		ok, err := l.c.SetNX(ctx, key, 1, l.opt.TTL).Result()
 		if err != nil {
 			return false, indeterminate("SET NX", err)
+		}
+		if ok {
+			if err := l.opt.step(ctx, StepAfterReplies); err != nil {
+				return false, err
+			}
 		}
 		return ok, nil
 	})

@@ -18,6 +18,9 @@ type SetNXExpire struct{}
 // Name implements Strategy.
 func (SetNXExpire) Name() string { return "setnx-expire" }
 
+// Steps implements Stepper.
+func (SetNXExpire) Steps() []string { return []string{StepBetweenSetNXAndExpire, StepAfterReplies} }
+
 // New implements Strategy; it uses nodes[0] only.
 func (SetNXExpire) New(nodes []redis.UniversalClient, opt Options) Locker {
 	return &setnxExpireLocker{c: nodes[0], opt: opt.WithDefaults()}
@@ -51,6 +54,9 @@ func (l *setnxExpireLocker) Acquire(ctx context.Context, key string) (Lease, err
 		if !ok {
 			// Someone deleted the key between our two commands (an unconditional DEL): we hold nothing.
 			return false, fmt.Errorf("%w: the key vanished between SETNX and PEXPIRE", ErrNotAcquired)
+		}
+		if err := l.opt.step(ctx, StepAfterReplies); err != nil {
+			return false, err
 		}
 		return true, nil
 	})

@@ -90,7 +90,7 @@ func TestGetDelLockThatExpiresBetweenTheGetAndTheNextCommandHitsTheNextHoldersLo
 			var bTok string
 			step := lock.WithStep(func(ctx context.Context, point string) error {
 				if point != tc.point {
-					t.Errorf("step at %q, want %q", point, tc.point)
+					return nil // another point of the protocol (after-replies): not the gap under test
 				}
 				// A's GET has matched; now its lock expires and B takes the key.
 				waitFor(t, 2*time.Second, "A's lock to expire", func() bool { return !exists(t, cs[0], "k") })

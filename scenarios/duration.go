@@ -57,3 +57,27 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	*d = Duration(n)
 	return nil
 }
+
+// Steps is the points of a lock protocol a failpoint may strike at, written as one name or a list of names:
+// `step: before-release` or `step: [before-release, between-get-and-del]`.
+type Steps []string
+
+// UnmarshalYAML reads one name or a list of names.
+func (s *Steps) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		*s = Steps{n.Value}
+		return nil
+	case yaml.SequenceNode:
+		var out []string
+		for _, c := range n.Content {
+			if c.Kind != yaml.ScalarNode {
+				return fmt.Errorf("line %d: expected a step name", c.Line)
+			}
+			out = append(out, c.Value)
+		}
+		*s = out
+		return nil
+	}
+	return fmt.Errorf("line %d: expected a step name or a list of step names", n.Line)
+}

@@ -44,13 +44,26 @@ type Expectation struct {
 	// MayStall, for a safe cell, tolerates seeds that did too little work for a verdict (the lock lost its
 	// availability under the fault, as measured), provided at least one seed was judged valid and none invalid.
 	MayStall bool `json:"may_stall,omitempty"`
-	Line     int  `json:"-"`
+	// Stuck is the liveness expectation: StuckNever (the default: a run that ends with a stuck lock fails the
+	// cell), StuckAlways (the harness must find the lock stuck on the gate's share of seeds: a lock known to get
+	// stuck), or StuckSometimes (measured stuck on some seeds only: reported, not required).
+	Stuck string `json:"stuck,omitempty"`
+	Line  int    `json:"-"`
 }
+
+// Liveness expectations of a cell (Expectation.Stuck).
+const (
+	StuckNever     = "never"
+	StuckAlways    = "always"
+	StuckSometimes = "sometimes"
+)
 
 // Steady reports whether the cell came out the same on every measured seed: no catch share below the gate's and
 // no tolerated stalls. Only steady cells can be held on one or two seeds without the gate failing by chance, so a
 // short CI profile holds those alone.
-func (e Expectation) Steady() bool { return e.Share == 0 && !e.MayStall && e.Expect != Rare }
+func (e Expectation) Steady() bool {
+	return e.Share == 0 && !e.MayStall && e.Expect != Rare && e.Stuck != StuckSometimes
+}
 
 // Expectations is the truth table the gate holds the harness to.
 type Expectations struct {
@@ -72,7 +85,7 @@ func (e *Expectations) Lookup(scenario, strategy string) (Expectation, bool) {
 //
 // The format maps scenario → strategy → {expect: safe|unsafe|rare|stalls, why: one line, share: for an unsafe cell
 // caught on fewer seeds than the gate asks, the measured floor; may_stall: for a safe cell whose lock sometimes
-// makes too little progress for a verdict}. Loading is strict: an
+// makes too little progress for a verdict; stuck: never (default), always or sometimes, the liveness verdict}. Loading is strict: an
 // unknown scenario, strategy or field, or an expectation other than those four, is an error with file and line.
 func LoadExpectations(path string) (*Expectations, error) {
 	file := path
@@ -154,6 +167,13 @@ func ParseExpectations(file string, data []byte) (*Expectations, error) {
 					default:
 						bad(fv.Line, "%s: may_stall must be true or false, got %q", id, fv.Value)
 					}
+				case "stuck":
+					switch fv.Value {
+					case StuckNever, StuckAlways, StuckSometimes:
+						cell.Stuck = fv.Value
+					default:
+						bad(fv.Line, "%s: stuck must be never, always or sometimes, got %q", id, fv.Value)
+					}
 				case "share":
 					v, err := strconv.ParseFloat(fv.Value, 64)
 					if err != nil || v <= 0 || v > 1 {
@@ -161,7 +181,7 @@ func ParseExpectations(file string, data []byte) (*Expectations, error) {
 					}
 					cell.Share = v
 				default:
-					bad(fk.Line, "%s: unknown field %q (fields: expect, why, share, may_stall)", id, fk.Value)
+					bad(fk.Line, "%s: unknown field %q (fields: expect, why, share, may_stall, stuck)", id, fk.Value)
 				}
 			}
 			if cell.Expect != Safe && cell.Expect != Unsafe && cell.Expect != Stalls && cell.Expect != Rare {

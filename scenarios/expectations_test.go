@@ -37,3 +37,32 @@ func TestTheBuiltinExpectationsLoadAndNameOnlyKnownCells(t *testing.T) {
 		t.Fatal("no expectations")
 	}
 }
+
+func TestTheBuiltInMutantPlansNameEveryMutantAndLoad(t *testing.T) {
+	m, err := scenarios.LoadMutantPlans("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Plans) == 0 {
+		t.Fatal("no plans")
+	}
+}
+
+func TestMutantPlansAreLoadedStrictly(t *testing.T) {
+	tests := []struct{ name, yaml, want string }{
+		{"an unknown mutant names its line", "lua~nope:\n  uncaught: x\n", "x.yaml:1: unknown mutant"},
+		{"an unknown scenario names its line", "lua~release-unchecked:\n  killed_by: [nowhere]\n  why: x\n", "unknown scenario \"nowhere\""},
+		{"a plan with neither scenarios nor a reason", "lua~release-unchecked:\n  why: x\n", "name the scenarios that catch it"},
+		{"scenarios need a reason", "lua~release-unchecked:\n  killed_by: [partition]\n", "say why those scenarios catch it"},
+		{"an unknown field names its line", "lua~release-unchecked:\n  uncaught: x\n  rate: 9\n", "x.yaml:3: lua~release-unchecked: unknown field \"rate\""},
+		{"every mutant needs a plan", "lua~release-unchecked:\n  uncaught: x\n", "mutant fenced~token-one-node has no plan"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := scenarios.ParseMutantPlans("x.yaml", []byte(tc.yaml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}

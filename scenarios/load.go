@@ -32,7 +32,7 @@ func Names() []string {
 	var out []string
 	for _, e := range entries {
 		n := strings.TrimSuffix(e.Name(), ".yaml")
-		if n == e.Name() || n == "expectations" {
+		if n == e.Name() || n == "expectations" || n == "mutants" {
 			continue
 		}
 		out = append(out, n)
@@ -226,8 +226,8 @@ func (s *Scenario) validate(line func(string) int) error {
 	if s.Think.Min > s.Think.Max {
 		bad("think", "think.min %s is above think.max %s", s.Think.Min, s.Think.Max)
 	}
-	if s.Client != "careful" && s.Client != "careless" {
-		bad("client", "client must be careful or careless, got %q", s.Client)
+	if s.Client != "careful" && s.Client != "careless" && s.Client != "greedy" {
+		bad("client", "client must be careful, careless or greedy, got %q", s.Client)
 	}
 	if s.Persistence != "none" && s.Persistence != "aof-always" {
 		bad("persistence", "persistence must be none or aof-always, got %q", s.Persistence)

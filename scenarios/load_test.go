@@ -39,7 +39,7 @@ func TestLoadingRejectsBadInputWithFileAndLine(t *testing.T) {
 		{"a parameter the fault does not take is refused", "duration: 5s\nfaults:\n  - kind: pause\n    latency: 1s\n", "x.yaml:3: pause does not take latency"},
 		{"a partition without a shape is refused", "duration: 5s\nfaults:\n  - kind: partition\n", "x.yaml:3: partition needs shape"},
 		{"a missing duration is refused", "ttl: 1s\n", "x.yaml: duration must be set"},
-		{"an unknown client behaviour names its line", "duration: 5s\nclient: reckless\n", "x.yaml:2: client must be careful or careless"},
+		{"an unknown client behaviour names its line", "duration: 5s\nclient: reckless\n", "x.yaml:2: client must be careful, careless or greedy"},
 		{"an unknown strategy names its line", "duration: 5s\nstrategies: [nope]\n", "x.yaml:2: unknown strategy \"nope\""},
 		{"a fault after the end of the run is refused", "duration: 5s\nfaults:\n  - kind: pause\n    at: 6s\n", "x.yaml:3: pause: at 6s is not before the end"},
 		{"an empty file is refused", "", "x.yaml: empty scenario file"},

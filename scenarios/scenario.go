@@ -32,7 +32,9 @@ type Scenario struct {
 	Hold Range `yaml:"hold" json:"hold"`
 	// Think is the pause between a worker's release and its next acquire. Default 0–20ms.
 	Think Range `yaml:"think" json:"think"`
-	// Client is "careful" (checks its lease's validity before writing) or "careless" (never checks).
+	// Client is "careful" (checks its lease's validity before writing), "careless" (never checks) or "greedy"
+	// (careful, and works until just before its lease's ValidUntil without renewing: a lock that over-states its
+	// validity is caught).
 	Client string `yaml:"client" json:"client"`
 	// MinCriticalSections is the amount of completed work below which the verdict is unknown. Default 20.
 	MinCriticalSections int `yaml:"min_critical_sections" json:"min_critical_sections"`
@@ -98,6 +100,13 @@ type FaultSpec struct {
 	Lag Duration `yaml:"lag" json:"lag,omitempty"`
 	// Stall is how long a client-stall freezes each chosen worker.
 	Stall Duration `yaml:"stall" json:"stall,omitempty"`
+	// Step is where a client-stall or client-crash strikes (a failpoint): a point of the lock protocol, or a list
+	// of them from which each struck worker draws one its lock has: after-acquire, in-renewal, before-write (the
+	// default), before-release, after-replies, between-setnx-and-expire, between-get-and-del,
+	// between-get-and-pexpire, between-fence-rounds; any (every point) or protocol (the points inside the lock's
+	// own operations: all but after-acquire and before-write). A worker whose lock has none of them is not
+	// struck, and the injection says so.
+	Step Steps `yaml:"step" json:"step,omitempty"`
 
 	// Line is the line of the entry in its file, for error messages.
 	Line int `yaml:"-" json:"-"`

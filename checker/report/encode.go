@@ -16,7 +16,7 @@ const blobVersion = 1
 //	 "acquire"|"extend"|"release": {"off","key","id","t0","d","out","fence","valid","err"},
 //	 "lease": {"off","key","id","t0","d","vu","end","rel","fence","ext"},
 //	 "cs":    {"off","key","id","t0","d","out","why","read","wrote","fence","vr","vw"},
-//	 "faults":[…], "marks":[…], "notes":[…]}
+//	 "faults":[…], "marks":[…], "stuck":[…]|null, "notes":[…]}
 //
 // Items are sorted by lane, then start. "off" has one entry per lane plus one: lane l's items are
 // [off[l], off[l+1]). "t0" is delta-coded (each start minus the previous item's start) and "d" is the duration,
@@ -32,7 +32,7 @@ func encodeBlob(b []byte, tl *timeline) ([]byte, error) {
 	for _, f := range []struct {
 		name string
 		v    any
-	}{{"lanes", tl.Lanes}, {"keys", tl.Keys}, {"texts", tl.Texts}, {"faults", tl.Faults}, {"marks", tl.Marks}, {"notes", tl.Notes}} {
+	}{{"lanes", tl.Lanes}, {"keys", tl.Keys}, {"texts", tl.Texts}, {"faults", tl.Faults}, {"marks", tl.Marks}, {"stuck", tl.Stuck}, {"notes", tl.Notes}} {
 		b = append(b, ',', '"')
 		b = append(b, f.name...)
 		b = append(b, '"', ':')

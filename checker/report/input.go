@@ -20,6 +20,29 @@ type Input struct {
 	Links map[string]string
 	// Notes are remarks about the history (a cut-off last line, repeated ids) shown under the summary.
 	Notes []string
+	// Liveness is the liveness verdict beside the safety one: "ok", "stuck", or "" when the caller has none
+	// (then the page shows no liveness verdict). A stuck key is no violation of mutual exclusion, so it gets a
+	// badge and a list of its own rather than a place among the violations.
+	Liveness string
+	// LivenessReason says in one sentence what the liveness verdict means (the threshold it applied).
+	LivenessReason string
+	// Stuck are the keys nobody could take, shown in a table and marked on the timeline's track.
+	Stuck []StuckSpan
+}
+
+// StuckSpan is a key nobody could take, as the checker's liveness verdict reports it: plain data, so that the
+// report does not depend on the checker's types.
+type StuckSpan struct {
+	Key string
+	// From and To bound the stuck stretch, in nanoseconds since the run's start: from the key's last grant (or
+	// the indeterminate acquire blamed) to its next grant or the end of the run.
+	From, To int64
+	// FaultFree is the part of the stretch outside every fault window, in nanoseconds.
+	FaultFree int64
+	// Attempts counts the acquires of the key invoked in the stretch.
+	Attempts int
+	// Last says who took the key last and what became of them.
+	Last string
 }
 
 // Violation is one counterexample: two critical sections on one key that broke mutual exclusion. It is plain

@@ -58,3 +58,14 @@ func findSection(cs []section, p Interval) int {
 	}
 	return found
 }
+
+// buildStuck numbers the stuck keys for the timeline, each span kept inside the run.
+func buildStuck(spans []StuckSpan, end int64) []stuckMark {
+	var out []stuckMark
+	for i, s := range spans {
+		from := min(max(s.From, 0), end)
+		out = append(out, stuckMark{N: i + 1, Key: s.Key, From: from, To: min(max(s.To, from), end),
+			FaultFree: s.FaultFree, Attempts: s.Attempts, Last: s.Last})
+	}
+	return out
+}

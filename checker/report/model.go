@@ -36,6 +36,8 @@ type timeline struct {
 	CS       []section `json:"cs"`
 	Faults   []fault   `json:"faults"`
 	Marks    []mark    `json:"marks"`
+	// Stuck are the stuck keys, drawn on the track under the faults; none when the caller gave none.
+	Stuck []stuckMark `json:"stuck,omitempty"`
 	// Notes are remarks about what could not be drawn (completions without a worker, say).
 	Notes []string `json:"notes,omitempty"`
 }
@@ -130,4 +132,16 @@ type markEnd struct {
 	T1   int64 `json:"t1"`
 	// CS indexes timeline.CS; -1 when no section of the history matches.
 	CS int `json:"cs"`
+}
+
+// stuckMark is a stuck key as the timeline draws it: a span on its own row of the track above the lanes (the
+// lanes are workers, not keys), S1, S2, … in the caller's order.
+type stuckMark struct {
+	N         int    `json:"n"`
+	Key       string `json:"key"`
+	From      int64  `json:"from"`
+	To        int64  `json:"to"`
+	FaultFree int64  `json:"fault_free"`
+	Attempts  int    `json:"attempts"`
+	Last      string `json:"last"`
 }

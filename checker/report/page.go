@@ -36,10 +36,16 @@ type page struct {
 	Facts        []string
 	Notes        []string
 	Violations   []violationView
-	Tables       []Table
-	Links        []link
-	CSS          template.CSS
-	JS           template.JS
+	// Liveness is the liveness verdict ("" for none), LivenessClass the colour of its badge ("ok", "stuck" or
+	// "other"), LivenessReason its sentence, and Stuck the stuck keys.
+	Liveness       string
+	LivenessClass  string
+	LivenessReason string
+	Stuck          []stuckView
+	Tables         []Table
+	Links          []link
+	CSS            template.CSS
+	JS             template.JS
 }
 
 type link struct{ Href, Label string }
@@ -54,6 +60,13 @@ type violationView struct {
 	Parts       []partView
 	Overlap     string
 	Explanation string
+}
+
+// stuckView is one stuck key as the page lists it.
+type stuckView struct {
+	N, Index                                    int
+	Key, Since, Until, For, FaultFree, Attempts string
+	Last                                        string
 }
 
 type partView struct {
@@ -113,6 +126,7 @@ func newPage(in Input, tl *timeline) (*page, error) {
 	for i, v := range in.Violations {
 		p.Violations = append(p.Violations, newViolationView(i, v, tl))
 	}
+	p.setLiveness(in, tl)
 	hrefs := make([]string, 0, len(in.Links))
 	for h := range in.Links {
 		hrefs = append(hrefs, h)
@@ -188,4 +202,23 @@ func leaseLine(s section, iv Interval) (string, bool) {
 		return fmt.Sprintf("valid until %s at the read", fmtSeconds(s.T0+s.ValidRead)), s.T0+s.ValidRead < iv.WriteT
 	}
 	return "not recorded", false
+}
+
+// setLiveness fills the liveness verdict and the stuck keys, as the timeline numbers them (S1, S2, …).
+func (p *page) setLiveness(in Input, tl *timeline) {
+	p.Liveness, p.LivenessReason = in.Liveness, in.LivenessReason
+	switch {
+	case in.Liveness == "" && len(tl.Stuck) > 0:
+		p.Liveness = "stuck"
+	case in.Liveness == "":
+		return
+	}
+	p.LivenessClass = "other"
+	if p.Liveness == "ok" || p.Liveness == "stuck" {
+		p.LivenessClass = p.Liveness
+	}
+	for i, s := range tl.Stuck {
+		p.Stuck = append(p.Stuck, stuckView{N: s.N, Index: i, Key: s.Key, Since: fmtSeconds(s.From), Until: fmtSeconds(s.To),
+			For: fmtDuration(s.To - s.From), FaultFree: fmtDuration(s.FaultFree), Attempts: fmt.Sprint(s.Attempts), Last: s.Last})
+	}
 }

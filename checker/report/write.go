@@ -12,6 +12,7 @@ import (
 // enough to run after every check (about a second for 100k operations).
 func Write(w io.Writer, in Input) error {
 	tl := buildTimeline(in.History, in.Violations)
+	tl.Stuck = buildStuck(in.Stuck, tl.End)
 	p, err := newPage(in, tl)
 	if err != nil {
 		return err

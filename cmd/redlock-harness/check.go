@@ -45,7 +45,11 @@ func judge(name string, report bool, args []string, stdout, stderr io.Writer) in
 	if h.Truncated != "" {
 		fmt.Fprintf(stderr, "check: %s: %s\n", path, h.Truncated)
 	}
-	r := checker.Check(h, checker.Options{Timeout: *timeout})
+	opts := checker.Options{Timeout: *timeout}
+	if nodes, err := history.ReadNodes(filepath.Join(filepath.Dir(path), history.NodeFile)); err == nil {
+		opts.Nodes = nodes // the servers' record beside the history: causes are read from it
+	}
+	r := checker.Check(h, opts)
 	fmt.Fprintln(stdout, r.Text())
 	if *writeReport {
 		dir := filepath.Dir(path)

@@ -35,12 +35,15 @@ Commands:
           run a scenario against lock strategies and judge each run
   check   PATH          re-judge a saved history (a history.jsonl or a run directory)
   report  RUN_DIR       re-judge a run and regenerate its report.html from the history
-  compare [--scenarios …] [--strategies …] [--seeds N] [--duration D] [--parallel P]
+  compare [--scenarios …] [--strategies …] [--seeds N|A-B] [--duration D] [--parallel P] [--stop-on-violation]
           run the strategies × scenarios matrix; writes results/compare/<timestamp>/matrix.{md,json,html}
-  gate    [--expectations FILE] [--seeds N] [--share 0.9] [--junit FILE] [--readme README.md]
+  gate    [--expectations FILE] [--seeds N|A-B] [--share 0.9] [--junit FILE] [--readme README.md] [--full-length]
           hold every cell to scenarios/expectations.yaml; exit 1 when a safe lock is found invalid or an
           unsafe one goes uncaught
-  list                  scenarios, strategies and faults with one-line descriptions
+  mutants [--mutants …] [--scenarios …] [--seeds 10] [--gate]
+          run every mutant (a strategy with one planted bug) and its twin under the scenarios of its plan and
+          print the mutation score; writes results/mutants/<timestamp>/mutants.{md,json}
+  list    [--mutants]   scenarios, strategies and faults (or the mutants) with one-line descriptions
   bench   [--strategies …] [--workers 32] [--duration 3s] [--out FILE]
           lock cycles/s per strategy through Toxiproxy and straight to Redis, beside redis-benchmark
 
@@ -77,6 +80,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdCompare(ctx, args[1:], stdout, stderr)
 	case "gate":
 		return cmdGate(ctx, args[1:], stdout, stderr)
+	case "mutants":
+		return cmdMutants(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, args[1:], stdout, stderr)
 	case "list":

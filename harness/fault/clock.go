@@ -124,7 +124,9 @@ func setOffsets(ctx context.Context, s cluster.ClockSkewer, env *Env, idx []int,
 	for _, i := range idx {
 		if err := s.SetClockOffset(ctx, i, off); err != nil {
 			errs = append(errs, fmt.Errorf("set %s's clock to real time + %s: %w", env.Nodes[i].Name, off, err))
+			continue
 		}
+		env.note(env.Nodes[i].Name, fmt.Sprintf("wall clock set to real time + %s", off))
 	}
 	return errors.Join(errs...)
 }

@@ -41,6 +41,7 @@ func (f *crashRestart) Inject(ctx context.Context, env *Env) (Injection, error) 
 		if err := r.Kill(ctx, i); err != nil {
 			return Injection{}, fmt.Errorf("kill %s: %w", n, err)
 		}
+		env.note(n, "killed (SIGKILL)")
 		idx = append(idx, i)
 	}
 	var once sync.Once
@@ -60,6 +61,9 @@ func (f *crashRestart) Inject(ctx context.Context, env *Env) (Injection, error) 
 				}
 				if addr != env.Nodes[i].Addr {
 					env.Nodes[i].Addr = addr
+					if env.Record != nil {
+						env.Record.Moved(env.Nodes[i].Name, addr, "restarted at a new address")
+					}
 					errs = append(errs, env.Net.Repoint(env.Nodes[i].Name, addr))
 				}
 			}

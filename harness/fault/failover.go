@@ -88,6 +88,9 @@ func (f *failover) Inject(ctx context.Context, env *Env) (Injection, error) {
 			continue
 		}
 		env.Nodes[i].Addr = addr
+		if env.Record != nil {
+			env.Record.Moved(env.Nodes[i].Name, addr, "failed over: its replica was promoted in its place")
+		}
 		if env.Net != nil {
 			if err := env.Net.Repoint(env.Nodes[i].Name, addr); err != nil {
 				errs = append(errs, err)

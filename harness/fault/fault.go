@@ -33,6 +33,8 @@ type Injection struct {
 	Targets []string
 	// Heal undoes the fault. It must be safe to call once, even after the run's context has ended.
 	Heal func(ctx context.Context) error
+	// Note says what a person should know of the injection (a target the fault could not act on), or "".
+	Note string
 }
 
 // Checker is implemented by faults that need something of the backend (a way to pause a node, to restart it);
@@ -52,6 +54,22 @@ type Env struct {
 	Rand *rand.Rand
 	// Warn receives what a person watching the run should know (a heal that timed out); nil drops it.
 	Warn func(msg string)
+	// Record is the run's node record, told what the nodes cannot tell by themselves (a replica promoted in a
+	// node's place, a moved clock); nil when the run keeps none.
+	Record NodeRecord
+}
+
+// NodeRecord is the part of the node record (record.Recorder) faults tell things to.
+type NodeRecord interface {
+	Moved(node, addr, why string)
+	Note(node, what string)
+}
+
+// note tells the node record, when there is one.
+func (e *Env) note(node, what string) {
+	if e.Record != nil {
+		e.Record.Note(node, what)
+	}
 }
 
 // NodeNames returns n1…nN.
@@ -146,7 +164,7 @@ func refuse(spec scenarios.FaultSpec, allowed ...string) error {
 		"nodes": len(spec.Nodes) > 0, "groups": len(spec.ClientGroups) > 0, "workers": len(spec.Workers) > 0,
 		"count": spec.Count != 0, "shape": spec.Shape != "", "mode": spec.Mode != "", "latency": spec.Latency != 0,
 		"jitter": spec.Jitter != 0, "delay": spec.Delay != 0, "jump": spec.Jump != 0, "stall": spec.Stall != 0,
-		"period": spec.Period != 0, "lag": spec.Lag != 0,
+		"period": spec.Period != 0, "lag": spec.Lag != 0, "step": len(spec.Step) > 0,
 	}
 	ok := map[string]bool{}
 	for _, a := range allowed {

@@ -62,25 +62,44 @@ func (n *Nemesis) Start(ctx context.Context) {
 		spec := n.specs[i]
 		env := *n.env
 		env.Rand = rand.New(rand.NewPCG(uint64(n.seed), uint64(1000+i)))
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			for _, w := range spec.Schedule(n.total) {
+		// Each window on its own: a fault whose windows last longer than its period (for > every) overlaps itself,
+		// each injection healed after its own duration. The draws stay in schedule order: a window draws its
+		// targets when it is injected, under a lock, so the same seed draws the same targets for the same window.
+		// A window that starts where the previous one ends waits for that heal first, as a sequence would.
+		var drawMu sync.Mutex
+		windows := spec.Schedule(n.total)
+		healed := make([]chan struct{}, len(windows))
+		for k, w := range windows {
+			healed[k] = make(chan struct{})
+			var after <-chan struct{}
+			if k > 0 && windows[k-1].To <= w.From {
+				after = healed[k-1]
+			}
+			n.wg.Add(1)
+			go func() {
+				defer n.wg.Done()
+				defer close(healed[k])
 				if !sleepUntil(ctx, clock, w.From) {
 					return
 				}
+				if after != nil {
+					select {
+					case <-after:
+					case <-ctx.Done():
+						return
+					}
+				}
+				drawMu.Lock()
 				id, err := n.inject(ctx, f, &env)
+				drawMu.Unlock()
 				if err != nil {
 					n.fail(fmt.Errorf("inject %s: %w", f.Name(), err))
-					continue
+					return
 				}
 				sleepUntil(ctx, clock, w.To)
 				n.heal(id)
-				if ctx.Err() != nil {
-					return
-				}
-			}
-		}()
+			}()
+		}
 	}
 }
 
@@ -108,7 +127,7 @@ func (n *Nemesis) inject(ctx context.Context, f Fault, env *Env) (int, error) {
 	id := n.nextID
 	n.active[id] = activeFault{name: f.Name(), targets: inj.Targets, heal: inj.Heal}
 	n.mu.Unlock()
-	n.hist.Record(history.Event{Ev: history.EvFault, Name: f.Name(), Phase: history.PhaseInject, Targets: inj.Targets})
+	n.hist.Record(history.Event{Ev: history.EvFault, Name: f.Name(), Phase: history.PhaseInject, Targets: inj.Targets, Note: inj.Note})
 	return id, nil
 }
 

@@ -99,9 +99,45 @@ func Evaluate(m *Matrix, exp *scenarios.Expectations, share float64) []GateCell 
 				}
 			}
 		}
+		if msg := stuckFailure(c, e, share); msg != "" {
+			if g.Pass {
+				g.Message = msg
+			} else {
+				g.Message += "\n" + msg
+			}
+			g.Pass = false
+		}
 		out = append(out, g)
 	}
 	return out
+}
+
+// stuckFailure holds a cell to its liveness expectation: a lock measured never stuck that now is, or a lock
+// known to get stuck that the harness no longer finds stuck. It returns "" when the cell passes.
+func stuckFailure(c CellResult, e scenarios.Expectation, share float64) string {
+	n, stuck := len(c.Runs), c.StuckCount()
+	switch e.Stuck {
+	case scenarios.StuckSometimes:
+		return ""
+	case scenarios.StuckAlways:
+		if need := RequiredCatches(n, share); stuck < need {
+			return fmt.Sprintf("not stuck: %s is known to leave a lock nobody can take under %s, but was found stuck on %d of %d seeds (need %d)",
+				c.Strategy, c.Scenario, stuck, n, need)
+		}
+		return ""
+	}
+	if stuck == 0 {
+		return ""
+	}
+	var first string
+	for _, r := range c.Runs {
+		if r.Live == "stuck" {
+			first = fmt.Sprintf("seed %d: %s (%s)", r.Seed, r.Stuck, r.Dir)
+			break
+		}
+	}
+	return fmt.Sprintf("stuck: %s never left a lock nobody could take under %s when measured, but did on %d of %d seeds: %s",
+		c.Strategy, c.Scenario, stuck, n, first)
 }
 
 // Failed returns the cells that did not pass.

@@ -239,3 +239,42 @@ func TestARareCellReportsItsCatchesWithoutRequiringThemAndFailsOnlyWhenARunCould
 		})
 	}
 }
+
+func TestTheGateHoldsEachCellToItsLivenessExpectation(t *testing.T) {
+	live := Outcome{Seed: 1, Verdict: "valid", Live: "ok", Written: 50, MinWritten: 20}
+	stuck := Outcome{Seed: 2, Verdict: "valid", Live: "stuck", Stuck: "k1 stuck since 2.00s: g1w4 crashed", Written: 50, MinWritten: 20}
+	tests := []struct {
+		name, stuckField string
+		runs             []Outcome
+		fails            string
+	}{
+		{"a lock never stuck when measured fails the gate the day it is", "", []Outcome{live, stuck}, "stuck: lua never left a lock"},
+		{"a lock never stuck passes while it stays so", "", []Outcome{live, live}, ""},
+		{"a lock known to get stuck fails when the harness stops finding it", "always", []Outcome{live, stuck}, "not stuck"},
+		{"a lock known to get stuck passes while it is found stuck", "always", []Outcome{stuck, stuck}, ""},
+		{"a lock sometimes stuck passes either way", "sometimes", []Outcome{live, stuck}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			y := "protocol-crash:\n  lua: {expect: safe, why: test"
+			if tc.stuckField != "" {
+				y += ", stuck: " + tc.stuckField
+			}
+			e, err := scenarios.ParseExpectations("x.yaml", []byte(y+"}\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := &Matrix{Seeds: []int64{1, 2}, Cells: []CellResult{{Cell: Cell{"protocol-crash", "lua"}, Runs: tc.runs}}}
+			g := Evaluate(m, e, 0.9)
+			if len(g) != 1 {
+				t.Fatalf("%d cells", len(g))
+			}
+			if tc.fails == "" && !g[0].Pass {
+				t.Fatalf("failed: %s", g[0].Message)
+			}
+			if tc.fails != "" && (g[0].Pass || !strings.Contains(g[0].Message, tc.fails)) {
+				t.Fatalf("pass %v, message %q, want it to fail with %q", g[0].Pass, g[0].Message, tc.fails)
+			}
+		})
+	}
+}

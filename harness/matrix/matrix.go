@@ -38,8 +38,11 @@ type Plan struct {
 	OutDir string
 	// Backend makes a fresh backend per run; nil means local processes.
 	Backend func() cluster.Backend
-	// Strategy resolves a strategy name; nil means the built-in registry. Tests use it to plant a mutant.
+	// Strategy resolves a strategy name; nil means the built-in registry (strategies and mutants).
 	Strategy func(name string) (lock.Strategy, error)
+	// StopOnViolation says which cells' runs end at their first violation (harness.Config.StopOnViolation):
+	// those whose only question is whether a lock known to be broken is still caught. Nil: none.
+	StopOnViolation func(Cell) bool
 }
 
 // Outcome is one run's result, kept small for the table.
@@ -58,6 +61,12 @@ type Outcome struct {
 	CSPerSec   float64 `json:"cs_per_sec"`
 	// Err is set when the harness could not run.
 	Err string `json:"error,omitempty"`
+	// Live is the liveness verdict ("ok" or "stuck"); Stuck names the stuck keys' first, as the summary does.
+	Live  string `json:"live,omitempty"`
+	Stuck string `json:"stuck,omitempty"`
+	// Elapsed is how long the run's workload ran; StoppedEarly says it ended at its first violation.
+	Elapsed      time.Duration `json:"elapsed_ns,omitempty"`
+	StoppedEarly bool          `json:"stopped_early,omitempty"`
 }
 
 // CellResult gathers a cell's runs.
@@ -131,13 +140,22 @@ func (c CellResult) CSPerSec() float64 {
 	return s / float64(len(c.Runs))
 }
 
-// Headline is the cell's verdict over seeds, e.g. "invalid 10/10, first at 4.2s".
+// Headline is the cell's verdict over seeds, e.g. "invalid 10/10, first at 4.2s" (the median time to the first
+// violation over the seeds that found one), with the seeds that ended with a stuck lock: ", stuck 3/10".
 func (c CellResult) Headline() string {
 	n := len(c.Runs)
 	inv := c.Count(string(checker.Invalid))
+	h := c.safetyHeadline(n, inv)
+	if k := c.StuckCount(); k > 0 {
+		h += fmt.Sprintf(", stuck %d/%d", k, n)
+	}
+	return h
+}
+
+func (c CellResult) safetyHeadline(n, inv int) string {
 	switch {
 	case inv > 0:
-		return fmt.Sprintf("invalid %d/%d, first at %.1fs", inv, n, c.FirstViolation().Seconds())
+		return fmt.Sprintf("invalid %d/%d, first at %.1fs", inv, n, c.MedianFirstViolation().Seconds())
 	case c.Count("error") > 0:
 		return fmt.Sprintf("error %d/%d", c.Count("error"), n)
 	case c.Count(string(checker.Unknown)) > 0:
@@ -294,7 +312,8 @@ func runOne(ctx context.Context, plan Plan, sc *scenarios.Scenario, c Cell, seed
 		out.Verdict, out.Err = "error", err.Error()
 		return out
 	}
-	cfg := harness.Config{Scenario: sc, Strategy: st, Seed: seed, Duration: plan.Duration, OutDir: plan.OutDir}
+	cfg := harness.Config{Scenario: sc, Strategy: st, Seed: seed, Duration: plan.Duration, OutDir: plan.OutDir,
+		StopOnViolation: plan.StopOnViolation != nil && plan.StopOnViolation(c)}
 	if plan.Backend != nil {
 		cfg.Backend = plan.Backend()
 	}
@@ -326,4 +345,35 @@ func fillFromCheck(out *Outcome, res harness.Result) {
 	out.Written = res.Check.Liveness.All.CS.Written
 	out.MinWritten = res.Check.MinCriticalSections
 	out.CSPerSec = res.Check.Liveness.All.CSPerSec
+	out.Live = res.Check.Liveness.Verdict
+	if len(res.Check.Liveness.Stuck) > 0 {
+		out.Stuck = res.Check.Liveness.Stuck[0].String()
+	}
+	out.Elapsed, out.StoppedEarly = res.Elapsed, res.StoppedEarly
+}
+
+// StuckCount is how many of the cell's runs ended with a stuck lock.
+func (c CellResult) StuckCount() int {
+	n := 0
+	for _, r := range c.Runs {
+		if r.Live == "stuck" {
+			n++
+		}
+	}
+	return n
+}
+
+// MedianFirstViolation is the median time to the first violation over the runs that found one, 0 when none did.
+func (c CellResult) MedianFirstViolation() time.Duration {
+	var ts []time.Duration
+	for _, r := range c.Runs {
+		if r.FirstViolation > 0 {
+			ts = append(ts, r.FirstViolation)
+		}
+	}
+	if len(ts) == 0 {
+		return 0
+	}
+	sort.Slice(ts, func(i, j int) bool { return ts[i] < ts[j] })
+	return ts[len(ts)/2]
 }

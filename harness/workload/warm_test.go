@@ -15,7 +15,7 @@ import (
 	"github.com/redlock-harness/redlock-harness/lock"
 )
 
-// pongServer answers PING with +PONG, and anything else with an error, and counts the connections it accepted.
+// pongServer answers PING with +PONG, CLIENT (SETNAME) with +OK and anything else with an error, and counts the connections it accepted.
 func pongServer(t *testing.T) (addr string, accepted *atomic.Int64) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -51,6 +51,9 @@ func pongServer(t *testing.T) (addr string, accepted *atomic.Int64) {
 					reply := "-ERR unknown command\r\n" // HELLO and the like: the client falls back to RESP2
 					if len(args) == 2 && strings.EqualFold(args[1], "PING") {
 						reply = "+PONG\r\n"
+					}
+					if len(args) >= 2 && strings.EqualFold(args[1], "CLIENT") { // CLIENT SETNAME: the worker's name
+						reply = "+OK\r\n"
 					}
 					if _, err := c.Write([]byte(reply)); err != nil {
 						return

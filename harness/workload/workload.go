@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +25,10 @@ type Config struct {
 	ThinkMin, ThinkMax time.Duration
 	// Careless clients never check their lease's validity before writing.
 	Careless bool
+	// Greedy clients work to the edge of their lease: each critical section lasts until GreedyMargin before the
+	// lease's ValidUntil (as the lease stood at the read), without renewing, then checks and writes. An honest
+	// lock passes; a lock that over-states its validity is caught, since its holder writes after its key expired.
+	Greedy   bool
 	Strategy lock.Strategy
 	// Lock is the base lock options; each worker gets its own Rand derived from Seed.
 	Lock lock.Options
@@ -52,20 +58,56 @@ type Worker struct {
 
 	clients []redis.UniversalClient
 	locker  lock.Locker
+	points  []string // every point of its lock protocol a failpoint can aim at
 	// frozen holds back every read and write on the worker's connections while it is stalled.
 	frozen  *freezer
 	rng     *rand.Rand
-	stall   atomic.Int64
-	crash   atomic.Bool
+	armed   atomic.Pointer[Failpoint]
+	crashed atomic.Pointer[string] // the point where the worker died, once it has
+	runCtx  context.Context
 	cancel  context.CancelFunc
 	holding atomic.Bool
+	w       *Workload
 }
+
+// Failpoint is trouble waiting for a worker at a named point of its lock protocol (lock.Step... and
+// lock.WorkerSteps), as etcd's robustness tests place failpoints with gofail: the worker freezes for Stall (the
+// whole client: its connections carry nothing meanwhile, so a watchdog renewing in the background freezes with
+// it), or dies there when Crash is set. It fires once, the next time the worker reaches the point.
+type Failpoint struct {
+	// Point is where the failpoint fires.
+	Point string
+	// Stall is how long the client freezes there.
+	Stall time.Duration
+	// Crash makes the worker die there instead: nothing after the point is sent, nothing is cleaned up.
+	Crash bool
+	// Fault names the fault that armed it, for the history.
+	Fault string
+}
+
+// errCrashed is what a failpoint that crashes returns to the strategy: it aborts the operation at that point.
+var errCrashed = errors.New("client crashed")
 
 // GroupName is the scenario name of the i-th client group (0-based): g1, g2, …
 func GroupName(i int) string { return fmt.Sprintf("g%d", i+1) }
 
 // KeyName is the name of the i-th lock key.
 func KeyName(i int) string { return fmt.Sprintf("k%d", i) }
+
+// IsLockKey says whether a key on the servers belongs to the locks: a lock key (KeyName) or a fencing counter
+// kept beside one (lock.FenceKeyPrefix + the key).
+func IsLockKey(key string) bool {
+	key = strings.TrimPrefix(key, lock.FenceKeyPrefix)
+	if len(key) < 2 || key[0] != 'k' {
+		return false
+	}
+	for _, r := range key[1:] {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // New builds the workers. addrs(group) returns the addresses the group reaches the nodes at, in node order.
 func New(cfg Config, addrs func(group int) []string, hist *history.Writer) *Workload {
@@ -80,11 +122,14 @@ func New(cfg Config, addrs func(group int) []string, hist *history.Writer) *Work
 				frozen: newFreezer(),
 			}
 			for _, a := range addrs(g) {
-				wk.clients = append(wk.clients, newClient(a, cfg.Lock.TTL, wk.frozen))
+				wk.clients = append(wk.clients, newClient(a, cfg.Lock.TTL, wk.frozen, wk.Name))
 			}
 			opt := cfg.Lock
 			opt.Rand = rand.New(rand.NewPCG(uint64(cfg.Seed), 2*idx+1))
 			opt.Now = time.Now
+			opt.Step = wk.step
+			wk.w = w
+			wk.points = lock.StepsOf(cfg.Strategy)
 			wk.locker = cfg.Strategy.New(wk.clients, opt)
 			w.workers = append(w.workers, wk)
 		}
@@ -94,11 +139,14 @@ func New(cfg Config, addrs func(group int) []string, hist *history.Writer) *Work
 
 // NewClient is the go-redis client every worker uses for one node: no driver retries, of commands or of dials (the
 // harness, not the driver, decides what is retried) and context deadlines honoured, so a strategy's per-node timeout is real.
-func NewClient(addr string, ttl time.Duration) *redis.Client { return newClient(addr, ttl, nil) }
+func NewClient(addr string, ttl time.Duration) *redis.Client { return newClient(addr, ttl, nil, "") }
 
 // newClient is NewClient whose connections wait out the freezes of f (nil: never frozen).
-func newClient(addr string, ttl time.Duration, f *freezer) *redis.Client {
+// Each connection is named after its worker (CLIENT SETNAME, as part of HELLO), so that the servers' record of a
+// run (record.Recorder) knows whose command it saw.
+func newClient(addr string, ttl time.Duration, f *freezer, name string) *redis.Client {
 	opt := &redis.Options{
+		ClientName:            name,
 		Addr:                  addr,
 		MaxRetries:            -1,
 		ContextTimeoutEnabled: true,
@@ -177,7 +225,7 @@ func (w *Workload) Start(ctx context.Context) {
 	ctx, w.cancel = context.WithCancel(ctx)
 	for _, wk := range w.workers {
 		wctx, cancel := context.WithCancel(ctx)
-		wk.cancel = cancel
+		wk.cancel, wk.runCtx = cancel, wctx
 		w.wg.Add(1)
 		go func() {
 			defer w.wg.Done()
@@ -205,16 +253,70 @@ func (w *Workload) Stop(timeout time.Duration) {
 }
 
 // Stall makes the worker freeze for d the next time it is between its validity check and its write: the moment
-// no client-side check can cover (a GC pause, a VM freeze). The whole client freezes, not just the worker's
-// goroutine: nothing crosses its connections meanwhile, so a watchdog renewing its lease in the background
-// stalls too, as in a paused process.
-func (wk *Worker) Stall(d time.Duration) { wk.stall.Store(int64(d)) }
+// no client-side check can cover (a GC pause, a VM freeze). d = 0 disarms it.
+func (wk *Worker) Stall(d time.Duration) {
+	if d <= 0 {
+		wk.Disarm()
+		return
+	}
+	wk.Arm(Failpoint{Point: lock.StepBeforeWrite, Stall: d, Fault: "client-stall"})
+}
 
-// Crash makes the worker die at its next step inside a critical section, holding the lock and never releasing it.
-func (wk *Worker) Crash() { wk.crash.Store(true) }
+// Crash makes the worker die the next time it is about to write inside a critical section, holding the lock and
+// never releasing it.
+func (wk *Worker) Crash() {
+	wk.Arm(Failpoint{Point: lock.StepBeforeWrite, Crash: true, Fault: "client-crash"})
+}
+
+// Arm sets a failpoint on the worker, in place of any armed before, and returns the function that removes it if
+// it has not fired by then (and has not been replaced by another one).
+func (wk *Worker) Arm(fp Failpoint) (disarm func()) {
+	p := &fp
+	wk.armed.Store(p)
+	return func() { wk.armed.CompareAndSwap(p, nil) }
+}
+
+// Disarm removes whatever failpoint the worker has.
+func (wk *Worker) Disarm() { wk.armed.Store(nil) }
+
+// Has reports whether the worker's lock protocol passes point: a failpoint aimed elsewhere would never fire.
+func (wk *Worker) Has(point string) bool { return slices.Contains(wk.points, point) }
+
+// Points lists the points of the worker's lock protocol, the workload's own first.
+func (wk *Worker) Points() []string { return append([]string(nil), wk.points...) }
 
 // Holding reports whether the worker currently holds a lease.
 func (wk *Worker) Holding() bool { return wk.holding.Load() }
+
+// Crashed reports where the worker died, "" while it lives.
+func (wk *Worker) Crashed() string {
+	if p := wk.crashed.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// step is the worker's lock.Options.Step, called by its strategy at the strategy's points and by the workload at
+// the worker's: it fires the armed failpoint when the point is the one it waits for.
+func (wk *Worker) step(_ context.Context, point string) error {
+	fp := wk.armed.Load()
+	if fp == nil || fp.Point != point || !wk.armed.CompareAndSwap(fp, nil) {
+		return nil
+	}
+	if fp.Crash {
+		wk.crashed.Store(&point)
+		wk.w.hist.Record(history.Event{Ev: history.EvFault, Name: fp.Fault, Phase: history.PhaseFire, Targets: []string{wk.Name},
+			Note: "crashed at " + point})
+		return errCrashed
+	}
+	wk.w.hist.Record(history.Event{Ev: history.EvFault, Name: fp.Fault, Phase: history.PhaseFire, Targets: []string{wk.Name},
+		Note: fmt.Sprintf("stalled %s at %s", fp.Stall, point)})
+	// A paused process does not honour its operations' deadlines; only the run's end cuts the stall short.
+	wk.frozen.freeze()
+	sleep(wk.runCtx, fp.Stall)
+	wk.frozen.thaw()
+	return nil
+}
 
 func (w *Workload) draw(r *rand.Rand, lo, hi time.Duration) time.Duration {
 	if hi <= lo {
@@ -233,18 +335,35 @@ func (w *Workload) loop(ctx context.Context, wk *Worker) {
 		think := w.draw(wk.rng, w.cfg.ThinkMin, w.cfg.ThinkMax)
 
 		lease := w.acquire(ctx, wk, key)
+		if wk.Crashed() != "" {
+			w.die(wk)
+			return
+		}
 		if lease != nil {
 			w.acquired.Add(1)
 			wk.holding.Store(true)
-			crashed := w.criticalSection(ctx, wk, key, lease, hold, ttl)
-			if crashed {
+			if w.criticalSection(ctx, wk, key, lease, hold, ttl) || w.release(ctx, wk, key, lease, ttl) {
+				w.die(wk)
 				return
 			}
-			w.release(ctx, wk, key, lease, ttl)
 			wk.holding.Store(false)
 		}
 		sleep(ctx, think)
 	}
+}
+
+// die ends a crashed worker as a crashed process ends: its connections close, so a watchdog renewing on them
+// fails from now on, and it never releases nor comes back.
+func (w *Workload) die(wk *Worker) {
+	for _, c := range wk.clients {
+		_ = c.Close()
+	}
+}
+
+// crashEvent completes operation op (id) of a worker that died at a failpoint.
+func crashEvent(wk *Worker, ev string, id int64, op, key, what string) history.Event {
+	return history.Event{Ev: ev, ID: id, Op: op, Worker: wk.Name, Key: key, Reason: history.ReasonClientCrash,
+		Error: "crashed at " + wk.Crashed() + what}
 }
 
 func (w *Workload) acquire(ctx context.Context, wk *Worker, key string) lock.Lease {
@@ -254,6 +373,10 @@ func (w *Workload) acquire(ctx context.Context, wk *Worker, key string) lock.Lea
 	lease, err := wk.locker.Acquire(actx, key)
 	cancel()
 	switch {
+	case wk.Crashed() != "":
+		// Whatever the strategy had sent stays on the servers: for the client, the outcome is unknown.
+		w.hist.Record(crashEvent(wk, history.EvInfo, id, history.OpAcquire, key, " inside acquire"))
+		return nil
 	case err == nil:
 		w.hist.Record(history.Event{Ev: history.EvOK, ID: id, Op: history.OpAcquire, Worker: wk.Name, Key: key,
 			Fence: lease.Fence(), ValidNS: validNS(lease.ValidUntil())})
@@ -266,8 +389,30 @@ func (w *Workload) acquire(ctx context.Context, wk *Worker, key string) lock.Lea
 	return nil
 }
 
+// holdPlan is how a critical section uses its lease: how long it works and whether the worker renews meanwhile.
+func (w *Workload) holdPlan(lease lock.Lease, hold, ttl time.Duration) (end time.Time, renew bool) {
+	selfRenewing := false
+	if sr, ok := lease.(lock.SelfRenewing); ok {
+		selfRenewing = sr.SelfRenewing()
+	}
+	if w.cfg.Greedy {
+		return lease.ValidUntil().Add(-GreedyMargin), false
+	}
+	return time.Now().Add(hold), hold > ttl/2 && !selfRenewing
+}
+
+// GreedyMargin is how long before its lease's ValidUntil a greedy client writes: enough for its own check and
+// write, which take microseconds in process, and nothing more.
+const GreedyMargin = 5 * time.Millisecond
+
 // criticalSection reads, works (renewing as needed), checks and writes. It reports whether the worker crashed.
 func (w *Workload) criticalSection(ctx context.Context, wk *Worker, key string, lease lock.Lease, hold, ttl time.Duration) bool {
+	if wk.step(ctx, lock.StepAfterAcquire) != nil {
+		rid := w.hist.NewID()
+		w.hist.Record(history.Event{Ev: history.EvInvoke, ID: rid, Op: history.OpRelease, Worker: wk.Name, Key: key})
+		w.hist.Record(crashEvent(wk, history.EvFail, rid, history.OpRelease, key, ", holding the lock: it is never released"))
+		return true
+	}
 	id := w.hist.NewID()
 	read, tRead, rerr := w.res.Read(key, lease.Fence())
 	w.hist.Record(history.Event{T: tRead, Ev: history.EvInvoke, ID: id, Op: history.OpCS, Worker: wk.Name, Key: key,
@@ -284,55 +429,18 @@ func (w *Workload) criticalSection(ctx context.Context, wk *Worker, key string, 
 		w.hist.Record(history.Event{Ev: history.EvFail, ID: id, Op: history.OpCS, Worker: wk.Name, Key: key,
 			Read: history.Int(read), Fence: lease.Fence(), ValidNS: validNS(lease.ValidUntil()), Reason: reason})
 	}
-
-	var lostCh <-chan struct{}
-	if ln, ok := lease.(lock.LossNotifier); ok {
-		lostCh = ln.Lost()
-	}
-	selfRenewing := false
-	if sr, ok := lease.(lock.SelfRenewing); ok {
-		selfRenewing = sr.SelfRenewing()
-	}
-	renew := hold > ttl/2 && !selfRenewing
-	lost := false
-	end := time.Now().Add(hold)
-	for !lost {
-		left := time.Until(end)
-		if left <= 0 {
-			break
-		}
-		step := left
-		if renew && ttl/3 < step {
-			step = ttl / 3
-		}
-		t := time.NewTimer(step)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			fail(history.ReasonStopped)
-			return false
-		case <-lostCh:
-			t.Stop()
-			lost = true
-			continue
-		case <-t.C:
-		}
-		if renew && time.Until(end) > 0 {
-			if w.extend(ctx, wk, key, lease, ttl) && !w.cfg.Careless {
-				lost = true
-			}
-		}
-	}
-	if wk.crash.Load() {
+	crashed := func() bool {
 		w.hist.Record(history.Event{Ev: history.EvInfo, ID: id, Op: history.OpCS, Worker: wk.Name, Key: key,
-			Read: history.Int(read), Reason: "client-crash", Error: "worker crashed holding the lock"})
-		// A crashed process's connections close with it: a watchdog renewing on them fails from now on.
-		for _, c := range wk.clients {
-			_ = c.Close()
-		}
+			Read: history.Int(read), Reason: history.ReasonClientCrash, Error: "crashed at " + wk.Crashed() + ", holding the lock"})
 		return true
 	}
-	if lost {
+	switch w.work(ctx, wk, key, lease, hold, ttl) {
+	case workStopped:
+		fail(history.ReasonStopped)
+		return false
+	case workCrashed:
+		return crashed()
+	case workLost:
 		fail(history.ReasonLeaseLost)
 		return false
 	}
@@ -341,10 +449,8 @@ func (w *Workload) criticalSection(ctx context.Context, wk *Worker, key string, 
 		return false
 	}
 	// The window no client check can cover: after the check, before the write.
-	if d := time.Duration(wk.stall.Swap(0)); d > 0 {
-		wk.frozen.freeze()
-		sleep(context.Background(), d)
-		wk.frozen.thaw()
+	if wk.step(ctx, lock.StepBeforeWrite) != nil {
+		return crashed()
 	}
 	tWrite, err := w.res.Write(key, read+1, lease.Fence())
 	if errors.Is(err, ErrFenced) {
@@ -359,17 +465,72 @@ func (w *Workload) criticalSection(ctx context.Context, wk *Worker, key string, 
 	return false
 }
 
+// How the work inside a critical section ended.
+type workEnd int
+
+const (
+	workDone workEnd = iota
+	workStopped
+	workCrashed
+	workLost
+)
+
+// work holds the lease for the section's work, renewing every TTL/3 when the plan says so, until the work is
+// done, the run stops, the worker crashes, or the lease tells it the lock is lost.
+func (w *Workload) work(ctx context.Context, wk *Worker, key string, lease lock.Lease, hold, ttl time.Duration) workEnd {
+	var lostCh <-chan struct{}
+	if ln, ok := lease.(lock.LossNotifier); ok {
+		lostCh = ln.Lost()
+	}
+	end, renew := w.holdPlan(lease, hold, ttl)
+	for {
+		if wk.Crashed() != "" { // a watchdog's renewal crashed the client
+			return workCrashed
+		}
+		left := time.Until(end)
+		if left <= 0 {
+			return workDone
+		}
+		step := left
+		if renew && ttl/3 < step {
+			step = ttl / 3
+		}
+		t := time.NewTimer(step)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return workStopped
+		case <-lostCh:
+			t.Stop()
+			return workLost
+		case <-t.C:
+		}
+		if renew && time.Until(end) > 0 {
+			if wk.step(ctx, lock.StepInRenewal) != nil {
+				return workCrashed
+			}
+			lost := w.extend(ctx, wk, key, lease, ttl)
+			if wk.Crashed() != "" {
+				return workCrashed
+			}
+			if lost && !w.cfg.Careless {
+				return workLost
+			}
+		}
+	}
+}
+
 // extend renews the lease and reports whether the lock is definitely lost.
 func (w *Workload) extend(ctx context.Context, wk *Worker, key string, lease lock.Lease, ttl time.Duration) bool {
 	id := w.hist.NewID()
 	w.hist.Record(history.Event{Ev: history.EvInvoke, ID: id, Op: history.OpExtend, Worker: wk.Name, Key: key})
-	// Renewing after the lease has run out cannot help a careful client; give the call until then (at least a
-	// few milliseconds, at most a TTL).
-	timeout := min(max(time.Until(lease.ValidUntil()), 5*time.Millisecond), ttl)
-	ectx, cancel := context.WithTimeout(ctx, timeout)
-	err := lease.Extend(ectx)
-	cancel()
+	// Like the release, the renewal has no deadline of its own (the sources renew with context.Background()): the
+	// client's read and write timeouts bound it, and a renewal that comes back after the lease ran out is judged
+	// by the careful client's check before its write. Nor does the run's end cut it short.
+	err := lease.Extend(context.WithoutCancel(ctx))
 	switch {
+	case wk.Crashed() != "":
+		w.hist.Record(crashEvent(wk, history.EvInfo, id, history.OpExtend, key, " inside the renewal"))
 	case err == nil:
 		w.hist.Record(history.Event{Ev: history.EvOK, ID: id, Op: history.OpExtend, Worker: wk.Name, Key: key, ValidNS: validNS(lease.ValidUntil())})
 	case lock.IsDefinite(err):
@@ -381,13 +542,24 @@ func (w *Workload) extend(ctx context.Context, wk *Worker, key string, lease loc
 	return false
 }
 
-func (w *Workload) release(ctx context.Context, wk *Worker, key string, lease lock.Lease, ttl time.Duration) {
+// release gives the lock up. It reports whether the worker crashed on the way (before the release, or inside it).
+func (w *Workload) release(ctx context.Context, wk *Worker, key string, lease lock.Lease, ttl time.Duration) bool {
 	id := w.hist.NewID()
 	w.hist.Record(history.Event{Ev: history.EvInvoke, ID: id, Op: history.OpRelease, Worker: wk.Name, Key: key})
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ttl)
-	err := lease.Release(rctx)
-	cancel()
+	if wk.step(ctx, lock.StepBeforeRelease) != nil {
+		w.hist.Record(crashEvent(wk, history.EvFail, id, history.OpRelease, key, ": the lock is never released"))
+		return true
+	}
+	// The release has no deadline of its own, as the sources release with context.Background(): what bounds it is
+	// the client's own read and write timeouts (NewClient), and each strategy's per-node timeout. A deadline here
+	// would quietly drop the second command of a release whose client paused between two commands (GET, then
+	// DEL), hiding the very race that release has. Nor does the run's end cut it short: a release left half-done
+	// leaves locks behind.
+	err := lease.Release(context.WithoutCancel(ctx))
 	switch {
+	case wk.Crashed() != "":
+		w.hist.Record(crashEvent(wk, history.EvInfo, id, history.OpRelease, key, " inside release"))
+		return true
 	case err == nil:
 		w.hist.Record(history.Event{Ev: history.EvOK, ID: id, Op: history.OpRelease, Worker: wk.Name, Key: key})
 	case lock.IsDefinite(err):
@@ -395,6 +567,7 @@ func (w *Workload) release(ctx context.Context, wk *Worker, key string, lease lo
 	default:
 		w.hist.Record(history.Event{Ev: history.EvInfo, ID: id, Op: history.OpRelease, Worker: wk.Name, Key: key, Error: err.Error()})
 	}
+	return false
 }
 
 func sleep(ctx context.Context, d time.Duration) {

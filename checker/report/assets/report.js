@@ -12,6 +12,8 @@
   var D = JSON.parse(document.getElementById("timeline-data").textContent);
   if (D.v !== 1) { throw new Error("timeline data of version " + D.v + ", this page reads version 1"); }
   var lanes = D.lanes || [], keys = D.keys || [], texts = D.texts || [], faults = D.faults || [], marks = D.marks || [];
+  // Stuck keys (the liveness verdict): each on its own row of the track, under the fault rows.
+  var stuck = D.stuck || [];
 
   // ---------- decoding ----------
 
@@ -78,7 +80,8 @@
     rel: ["#5f6368", "#ea8600", "#a142f4", "#c58af9"],
     lease: "rgba(26,115,232,0.18)", leaseOpen: "rgba(26,115,232,0.09)", leaseEdge: "rgba(26,115,232,0.6)", leaseTail: "#e37400",
     csOK: "#1a73e8", csLate: "#e37400",
-    viol: "#d93025", violBand: "rgba(217,48,37,0.16)", hover: "#202124"
+    viol: "#d93025", violBand: "rgba(217,48,37,0.16)", hover: "#202124",
+    stuck: "#6d4c41", stuckLine: "rgba(109,76,65,0.55)"
   };
   var FAULT_COLOURS = ["#f4b400", "#ab47bc", "#00acc1", "#ef6c00", "#5c6bc0", "#8d6e63", "#43a047", "#ec407a"];
   var faultNames = [];
@@ -110,7 +113,8 @@
   var P = {
     abandoned: hatch("#f9ab00", "#fef7e0"),
     fenced: hatch("#d01884", "#fde7f3"),
-    unknown: hatch("#9aa0a6", "#f1f3f4")
+    unknown: hatch("#9aa0a6", "#f1f3f4"),
+    stuck: hatch("#6d4c41", "#efebe9")
   };
   function csStyle(out, why) {
     if (out === OK) { return "csOK"; }
@@ -124,14 +128,15 @@
   var LABEL_W = 78, RIGHT = 10, AXIS_H = 22, FAULT_ROW_H = 17, LANE_H = 30;
   var faultRows = 0;
   faults.forEach(function (f) { faultRows = Math.max(faultRows, f.row + 1); });
-  var FAULT_H = Math.max(faultRows, 1) * FAULT_ROW_H + 4;
+  var STUCK_ROW0 = faultRows; // the track's first stuck row
+  var FAULT_H = Math.max(faultRows + stuck.length, 1) * FAULT_ROW_H + 4;
   var LANES_TOP = AXIS_H + FAULT_H;
   // Rows inside a lane, relative to its top.
   var OPS_Y = 3, OPS_H = 5, BAND_Y = 11, BAND_H = 16, CS_Y = 13, CS_H = 12;
 
   var W = 0, H = 0, plotW = 1, dpr = 1;
   var v0 = -PAD, v1 = END + PAD;
-  var hover = null, selected = -1;
+  var hover = null, selected = -1, selectedStuck = -1;
 
   function x(t) { return LABEL_W + (t - v0) / (v1 - v0) * plotW; }
   function tAt(px) { return v0 + (px - LABEL_W) / plotW * (v1 - v0); }
@@ -218,6 +223,8 @@
         ctx.stroke();
       }
     });
+
+    drawStuckEdges();
 
     // Grid.
     var step = niceStep((v1 - v0) * 110 / plotW);
@@ -310,7 +317,7 @@
     });
 
     // The hovered item.
-    if (hover && hover.kind !== "fault") {
+    if (hover && hover.kind !== "fault" && hover.kind !== "stuck") {
       var hk = K[hover.kind], hy = LANES_TOP + hover.lane * LANE_H;
       var ry = hover.kind === "cs" ? CS_Y : hover.kind === "lease" ? BAND_Y : OPS_Y;
       var rh = hover.kind === "cs" ? CS_H : hover.kind === "lease" ? BAND_H : OPS_H;
@@ -351,13 +358,20 @@
         ctx.restore();
       }
     });
+    var stuckDrawn = drawStuckTrack();
     ctx.restore();
     ctx.strokeStyle = C.line; ctx.beginPath(); ctx.moveTo(0, LANES_TOP - 0.5); ctx.lineTo(W, LANES_TOP - 0.5); ctx.stroke();
 
     // Lane labels.
     ctx.fillStyle = "#fff"; ctx.fillRect(0, AXIS_H, LABEL_W, H - AXIS_H);
     ctx.fillStyle = C.muted; ctx.font = "11px system-ui, sans-serif"; ctx.textBaseline = "middle";
-    ctx.fillText("faults", 8, AXIS_H + FAULT_H / 2);
+    if (!stuck.length) {
+      ctx.fillText("faults", 8, AXIS_H + FAULT_H / 2);
+    } else {
+      if (faultRows) { ctx.fillText("faults", 8, AXIS_H + 2 + faultRows * FAULT_ROW_H / 2); }
+      ctx.fillStyle = C.stuck;
+      ctx.fillText("stuck", 8, AXIS_H + 2 + (STUCK_ROW0 + stuck.length / 2) * FAULT_ROW_H);
+    }
     ctx.font = "600 12px ui-monospace, Menlo, Consolas, monospace";
     for (l = 0; l < lanes.length; l++) {
       y = LANES_TOP + l * LANE_H;
@@ -377,7 +391,49 @@
     lastFrame = { lanes: lanes.length, outlined: outlined, ms: performance.now() - started };
     body.setAttribute("data-lanes", String(lastFrame.lanes));
     body.setAttribute("data-outlined", String(outlined));
+    body.setAttribute("data-stuck-drawn", String(stuckDrawn));
     body.setAttribute("data-draw-ms", lastFrame.ms.toFixed(1));
+  }
+
+  // Stuck keys across the lanes: a dashed line where each stuck span begins and, if it does, ends.
+  function drawStuckEdges() {
+    if (!stuck.length) { return; }
+    ctx.strokeStyle = C.stuckLine; ctx.lineWidth = 1; ctx.setLineDash([5, 4]);
+    ctx.beginPath();
+    stuck.forEach(function (st) {
+      [st.from, st.to < END ? st.to : null].forEach(function (t) {
+        if (t === null) { return; }
+        var sx = Math.round(x(t)) + 0.5;
+        if (sx >= LABEL_W && sx <= W - RIGHT) { ctx.moveTo(sx, LANES_TOP); ctx.lineTo(sx, H); }
+      });
+    });
+    ctx.stroke(); ctx.setLineDash([]);
+  }
+
+  // The stuck keys on the track: one hatched span a row, named S1, S2, … with its key. Returns how many are in view.
+  function drawStuckTrack() {
+    var drawn = 0;
+    ctx.font = "bold 11px system-ui, sans-serif";
+    stuck.forEach(function (st, si) {
+      var a = x(st.from), b = Math.max(x(st.to), a + 2), fy = AXIS_H + 2 + (STUCK_ROW0 + si) * FAULT_ROW_H;
+      if (b < LABEL_W || a > W - RIGHT) { return; }
+      drawn++;
+      ctx.fillStyle = P.stuck;
+      ctx.fillRect(a, fy, b - a, FAULT_ROW_H - 3);
+      ctx.strokeStyle = C.stuck; ctx.lineWidth = si === selectedStuck ? 2.5 : 1;
+      ctx.strokeRect(a + 0.5, fy + 0.5, b - a - 1, FAULT_ROW_H - 4);
+      var label = "S" + st.n + " " + st.key + " stuck";
+      var ta = Math.max(a, LABEL_W) + 4, room = Math.min(b, W - RIGHT) - ta - 2;
+      if (room > 14) {
+        var lw = Math.min(ctx.measureText(label).width + 6, room);
+        ctx.save(); ctx.beginPath(); ctx.rect(ta - 2, fy, room + 2, FAULT_ROW_H); ctx.clip();
+        ctx.fillStyle = C.stuck; ctx.fillRect(ta - 2, fy + 1, lw, FAULT_ROW_H - 5);
+        ctx.fillStyle = "#fff"; ctx.textBaseline = "middle";
+        ctx.fillText(label, ta + 1, fy + (FAULT_ROW_H - 3) / 2 + 0.5);
+        ctx.restore();
+      }
+    });
+    return drawn;
   }
 
   function drawAttempts(k, colours, l, y, tMin, tMax) {
@@ -420,6 +476,8 @@
     }
     octx.fillStyle = C.viol;
     marks.forEach(function (m) { octx.fillRect(ox(m.from) - 1, 0, 3, h); });
+    octx.fillStyle = C.stuck;
+    stuck.forEach(function (st) { octx.fillRect(ox(st.from), h - 4, Math.max(ox(st.to) - ox(st.from), 2), 4); });
     var a = ox(v0), b = ox(v1);
     octx.fillStyle = "rgba(32,33,36,0.12)";
     octx.fillRect(LABEL_W, 0, Math.max(a - LABEL_W, 0), h);
@@ -453,13 +511,22 @@
   }
   function pan(px) { var dt = px / plotW * (v1 - v0); setView(v0 + dt, v1 + dt); }
 
+  function showStuck(si, scroll) {
+    var st = stuck[si];
+    if (!st) { return; }
+    var pad = Math.max((st.to - st.from) * 0.08, 2e6);
+    selected = -1; selectedStuck = si;
+    setView(st.from - pad, st.to + pad);
+    if (scroll) { document.getElementById("timeline").scrollIntoView({ behavior: "smooth", block: "start" }); }
+  }
+
   function showMark(mi, scroll) {
     var m = marks[mi];
     if (!m) { return; }
     var lo = Infinity, hi = -Infinity;
     m.parts.forEach(function (p) { lo = Math.min(lo, p.t0); hi = Math.max(hi, p.t1); });
     var pad = Math.max((hi - lo) * 0.3, 2e6);
-    selected = mi;
+    selected = mi; selectedStuck = -1;
     setView(lo - pad, hi + pad);
     if (scroll) { document.getElementById("timeline").scrollIntoView({ behavior: "smooth", block: "start" }); }
   }
@@ -484,6 +551,8 @@
         var f = faults[fi];
         if (f.row === row && f.from - tol <= t && t <= f.to + tol) { return { kind: "fault", i: fi, t: t }; }
       }
+      var st = stuck[row - STUCK_ROW0];
+      if (st && st.from - tol <= t && t <= st.to + tol) { return { kind: "stuck", i: row - STUCK_ROW0, t: t }; }
       return null;
     }
     var l = Math.floor((py - LANES_TOP) / LANE_H);
@@ -521,6 +590,7 @@
       out.push("injected " + fmtT(f.from) + (f.healed ? ", healed " + fmtT(f.to) + " (" + fmtD(f.to - f.from) + ")" : ", <span class=\"t-warn\">never healed</span> (to the end of the run)"));
       return out.join("<br>");
     }
+    if (h.kind === "stuck") { return describeStuck(stuck[h.i]); }
     k = K[h.kind]; i = h.i; s = k.s;
     var who = esc(lanes[h.lane]) + (keyName(s.key[i]) ? " · key " + esc(keyName(s.key[i])) : "");
     if (h.kind === "cs") {
@@ -565,6 +635,13 @@
     var af = activeFaults(h.t);
     if (af.length) { out.push("<span class=\"t-dim\">faults at this instant:</span> " + af.join(", ")); }
     return out.join("<br>");
+  }
+
+  function describeStuck(st) {
+    return ["<b>S" + st.n + " · key " + esc(st.key) + " stuck</b>: nobody could take it",
+      "from " + fmtT(st.from) + " to " + fmtT(st.to) + " (" + fmtD(st.to - st.from) + "), " + fmtD(st.fault_free) + " of it fault-free",
+      st.attempts + (st.attempts === 1 ? " acquire attempt" : " acquire attempts") + " in that time",
+      "<span class=\"t-warn\">" + esc(st.last) + "</span>"].join("<br>");
   }
 
   function showTip(h, px, py) {
@@ -635,7 +712,16 @@
   document.getElementById("zoom-out").addEventListener("click", function () { zoom(2); });
   document.getElementById("pan-left").addEventListener("click", function () { pan(-plotW * 0.4); });
   document.getElementById("pan-right").addEventListener("click", function () { pan(plotW * 0.4); });
-  document.getElementById("zoom-fit").addEventListener("click", function () { selected = -1; setView(-PAD, END + PAD); });
+  document.getElementById("zoom-fit").addEventListener("click", function () { selected = -1; selectedStuck = -1; setView(-PAD, END + PAD); });
+  Array.prototype.forEach.call(document.querySelectorAll("[data-stuck]"), function (el) {
+    if (el.tagName === "BODY") { return; }
+    el.addEventListener("click", function (e) {
+      e.preventDefault();
+      var si = Number(el.getAttribute("data-stuck"));
+      showStuck(si, true);
+      if (history.replaceState) { history.replaceState(null, "", "#s" + (si + 1)); }
+    });
+  });
   Array.prototype.forEach.call(document.querySelectorAll("[data-mark]"), function (el) {
     if (el.tagName === "ARTICLE") { return; }
     el.addEventListener("click", function (e) {
@@ -651,6 +737,19 @@
   // Opened at #selftest, the page exercises its own tooltips, hit testing and input handlers once, so that a
   // headless browser test covers the code a person reaches only by pointing and clicking. Errors surface through
   // window.onerror like any other; data-selftest counts what was exercised.
+
+  // Each stuck span: zoomed to, found by the hit test at its middle, described.
+  function selfTestStuck() {
+    stuck.forEach(function (st, si) {
+      showStuck(si, false); draw();
+      var px = x((st.from + st.to) / 2), py = AXIS_H + 2 + (STUCK_ROW0 + si) * FAULT_ROW_H + FAULT_ROW_H / 2;
+      var h = hit(px, py);
+      if (!h || h.kind !== "stuck" || h.i !== si) { throw new Error("S" + st.n + ": hit test at its span found " + JSON.stringify(h)); }
+      hover = h; showTip(h, px, py); draw();
+    });
+    selectedStuck = -1;
+    return stuck.length;
+  }
 
   function selfTest() {
     var n = 0, l, i;
@@ -671,6 +770,7 @@
         hover = h; showTip(h, px, py); draw(); n++;
       });
     });
+    n += selfTestStuck();
     setView(-PAD, END + PAD);
     for (var py = 0; py < H; py += 4) {
       for (var px = LABEL_W; px < W; px += 23) { var h2 = hit(px, py); if (h2) { describe(h2); n++; } }
@@ -697,6 +797,8 @@
   resize();
   var m0 = /^#v(\d+)$/.exec(location.hash);
   if (m0 && marks[Number(m0[1]) - 1]) { showMark(Number(m0[1]) - 1, false); }
+  var s0 = /^#s(\d+)$/.exec(location.hash);
+  if (s0 && stuck[Number(s0[1]) - 1]) { showStuck(Number(s0[1]) - 1, false); }
   draw();
   if (location.hash === "#selftest") { selfTest(); }
   body.setAttribute("data-highlighted", String(resolved));

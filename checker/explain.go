@@ -1,0 +1,194 @@
+package checker
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/redlock-harness/redlock-harness/history"
+)
+
+// Causes the servers' own record (nodes.jsonl) proves. Without a record, a violation's cause is inferred from the
+// clients' beliefs alone (lease-outlived, granted-twice), and can be wrong: a holder whose renewal failed silently
+// believes in a lease the servers have already ended, which reads as granted twice.
+const (
+	// CauseForeignDelete: a DEL (or a SET, or a renewal) from a client that did not own the key removed or
+	// extended the holder's lock.
+	CauseForeignDelete Cause = "foreign-delete"
+	// CauseBeliefOutlived: the holder's key expired on the servers while its lease still claimed validity (a
+	// watchdog whose renewal failed silently; a lock that over-states its validity).
+	CauseBeliefOutlived Cause = "belief-outlived"
+	// CauseNodeForgot: a node restarted empty, or a replica was promoted in its place, without the holder's lock.
+	CauseNodeForgot Cause = "node-forgot"
+	// CauseEarlyExpiry: a node's clock ran ahead and expired the key before its TTL.
+	CauseEarlyExpiry Cause = "early-expiry"
+	// CauseMajorityOverlap: two holders held majorities at once that share no node.
+	CauseMajorityOverlap Cause = "majority-overlap"
+)
+
+// explainOverlaps reads each listed overlap's cause from the servers' record: how the first holder's lock ended
+// on the node(s) the second holder then took. An overlap the record cannot explain keeps the cause inferred from
+// the clients' beliefs. The causes counted are recounted over the listed pairs.
+func explainOverlaps(res *OverlapResult, ix *index, nodes []history.NodeEvent) {
+	led := buildLedger(nodes)
+	for i := range res.Overlaps {
+		ov := &res.Overlaps[i]
+		ov.BeliefCause = ov.Cause
+		if c, story, on := explainOne(ov, ix, led); c != "" {
+			ov.Cause, ov.Story, ov.Nodes = c, story, on
+		}
+	}
+	if len(res.Overlaps) > 0 {
+		res.Causes = map[Cause]int{}
+		for _, o := range res.Overlaps {
+			res.Causes[o.Cause]++
+		}
+	}
+}
+
+// grant is a holder's acquire that granted the section: the latest ok acquire of the key by the worker that
+// completed before the section's read.
+func grant(ix *index, worker, key string, read time.Duration) (op, bool) {
+	var g op
+	found := false
+	for _, a := range ix.acquires {
+		if a.worker == worker && a.key == key && a.out == outOK && a.end <= int64(read) && (!found || a.end > g.end) {
+			g, found = a, true
+		}
+	}
+	return g, found
+}
+
+// holds returns the worker's tenures of key, one per node, that were in force at some instant of [from, to].
+func holds(led *ledger, worker, key string, from, to int64) map[string]*tenure {
+	out := map[string]*tenure{}
+	for _, n := range led.nodes {
+		for _, t := range led.byNodeKey[n+"/"+key] {
+			if t.owner == worker && t.from <= to && (t.to == 0 || t.to >= from) {
+				out[n] = t
+			}
+		}
+	}
+	return out
+}
+
+func explainOne(ov *Overlap, ix *index, led *ledger) (Cause, string, []string) {
+	a, b := ov.First, ov.Second
+	ga, okA := grant(ix, a.Worker, ov.Key, a.ReadAt)
+	gb, okB := grant(ix, b.Worker, ov.Key, b.ReadAt)
+	if !okA || !okB {
+		return "", "", nil
+	}
+	ta := holds(led, a.Worker, ov.Key, ga.start-int64(time.Millisecond), int64(a.ReadAt))
+	tb := holds(led, b.Worker, ov.Key, gb.start-int64(time.Millisecond), int64(b.ReadAt))
+	if len(tb) == 0 {
+		return "", "", nil
+	}
+	if c, story, n := renewedOthers(a, tb); c != "" {
+		return c, story, n
+	}
+	if len(ta) == 0 {
+		return "", "", nil
+	}
+	var shared []string
+	for n := range ta {
+		if tb[n] != nil {
+			shared = append(shared, n)
+		}
+	}
+	slices.Sort(shared)
+	prefix := ""
+	if len(ta) > 1 || len(tb) > 1 {
+		prefix = fmt.Sprintf("%s held %s on %s and %s took it on %s: ", a.Worker, ov.Key, nodeList(ta), b.Worker, nodeList(tb))
+		if len(shared) == 0 {
+			return CauseMajorityOverlap, fmt.Sprintf("%s held %s on %s and %s on %s at once: two sets that share no node both counted as majorities",
+				a.Worker, ov.Key, nodeList(ta), b.Worker, nodeList(tb)), append(keys(ta), keys(tb)...)
+		}
+	}
+	for _, n := range shared {
+		t := ta[n]
+		if t.to == 0 || t.to > tb[n].from {
+			continue // still held there when the second took it: not how it was lost
+		}
+		if c, story := lost(t, a, b, tb[n], led); c != "" {
+			return c, prefix + story, shared
+		}
+	}
+	return "", "", nil
+}
+
+// renewedOthers finds a renewal the first holder sent that extended the second holder's lock instead of its own.
+func renewedOthers(a CriticalSection, tb map[string]*tenure) (Cause, string, []string) {
+	for n, t := range tb {
+		for _, f := range t.foreign {
+			if f.by == a.Worker && f.at <= int64(a.WroteAt) {
+				return CauseForeignDelete, fmt.Sprintf("%s's renewal at %s on %s extended %s's lock, not its own, and %s went on believing it held the lock",
+					a.Worker, fmtDur(time.Duration(f.at)), n, t.owner, a.Worker), []string{n}
+			}
+		}
+	}
+	return "", "", nil
+}
+
+// lost says how the first holder's tenure t ended before the second holder took the key (its tenure tb).
+func lost(t *tenure, a, b CriticalSection, tb *tenure, led *ledger) (Cause, string) {
+	at := fmtDur(time.Duration(t.to))
+	then := fmt.Sprintf("; %s took it at %s while %s was still inside its section", b.Worker, fmtDur(time.Duration(tb.from)), a.Worker)
+	switch t.end {
+	case endDeleted, endReplaced:
+		if t.by == "" || t.by == a.Worker {
+			return "", ""
+		}
+		how := "DEL"
+		if t.end == endReplaced {
+			how = "SET"
+		}
+		return CauseForeignDelete, fmt.Sprintf("%s's %s at %s on %s removed %s's lock%s", t.by, how, at, t.node, a.Worker, then)
+	case endRestart:
+		return CauseNodeForgot, fmt.Sprintf("%s restarted at %s without %s's lock (%s)%s", t.node, at, a.Worker,
+			led.noteBefore(t.node, t.to, "restarted"), then)
+	case endMoved:
+		return CauseNodeForgot, fmt.Sprintf("%s failed over at %s: the promoted replica did not have %s's lock%s", t.node, at, a.Worker, then)
+	case endExpired:
+		return expired(t, a, then, led)
+	}
+	return "", ""
+}
+
+// earlyBy is how much sooner than its TTL said a key must expire to count as expired early (a clock ahead):
+// more than the notification's own delay (Redis's expiry cycle runs ten times a second).
+const earlyBy = 150 * int64(time.Millisecond)
+
+// beliefMargin is how long a holder's belief may outlast its key's expiry before it counts as outliving it: the
+// time between a SET and its arrival on the node, which the holder's lease honestly includes.
+const beliefMargin = 10 * int64(time.Millisecond)
+
+func expired(t *tenure, a CriticalSection, then string, led *ledger) (Cause, string) {
+	at := fmtDur(time.Duration(t.to))
+	if t.expires > 0 && t.to < t.expires-earlyBy {
+		clock := led.noteBefore(t.node, t.to, "wall clock")
+		if clock != "" {
+			clock = " (" + clock + ")"
+		}
+		return CauseEarlyExpiry, fmt.Sprintf("%s expired %s's lock at %s, %s before its TTL ran out%s%s", t.node, a.Worker, at,
+			fmtDur(time.Duration(t.expires-t.to)), clock, then)
+	}
+	if vu, ok := a.ValidUntil(); ok && int64(vu) > t.to+beliefMargin {
+		return CauseBeliefOutlived, fmt.Sprintf("%s's lock expired on %s at %s while %s believed in its lease until %s%s",
+			a.Worker, t.node, at, a.Worker, fmtDur(vu), then)
+	}
+	return CauseLeaseOutlived, fmt.Sprintf("%s's lock expired on %s at %s, as its lease said; %s wrote at %s anyway",
+		a.Worker, t.node, at, a.Worker, fmtDur(a.WroteAt))
+}
+
+func keys(m map[string]*tenure) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func nodeList(m map[string]*tenure) string { return strings.Join(keys(m), ",") }

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/redlock-harness/redlock-harness/harness/matrix"
+	"github.com/redlock-harness/redlock-harness/lock"
+	"github.com/redlock-harness/redlock-harness/scenarios"
+)
+
+// cmdMutants runs every mutant (a strategy with one planted bug) and its healthy twin under the scenarios of the
+// mutant's plan and prints the mutation score: what the harness can see.
+func cmdMutants(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("mutants", flag.ContinueOnError)
+	var mf matrixFlags
+	mf.register(fs, "10")
+	only := fs.String("mutants", "", "comma-separated mutants (default: all; see `list --mutants`)")
+	plansFile := fs.String("plans", "", "mutant plans file (default: the built-in scenarios/mutants.yaml)")
+	gate := fs.Bool("gate", false, "exit 1 when a mutant is not caught by a scenario its plan names: the score dropped")
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
+	}
+	plans, err := scenarios.LoadMutantPlans(*plansFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "mutants: %v\n", err)
+		return exitNoRun
+	}
+	mutants, err := pickMutants(*only)
+	if err != nil {
+		fmt.Fprintf(stderr, "mutants: %v\n", err)
+		return exitNoRun
+	}
+	var scs []string
+	if mf.scenarios != "" {
+		if scs, err = splitList(mf.scenarios, scenarios.Names(), func(n string) error { _, err := scenarios.Load(n); return err }); err != nil {
+			fmt.Fprintf(stderr, "mutants: %v\n", err)
+			return exitNoRun
+		}
+	}
+	p, err := mf.plan(matrix.MutantCells(mutants, plans, scs))
+	if err != nil {
+		fmt.Fprintf(stderr, "mutants: %v\n", err)
+		return exitNoRun
+	}
+	p.StopOnViolation = matrix.IsMutantCell
+	start := time.Now()
+	fmt.Fprintf(stdout, "mutants: %d mutants and their twins, seeds %s; a mutant's runs end at its first violation\n", len(mutants), mf.seeds)
+	m, err := runMatrix(ctx, p, mf.quiet, stdout)
+	if m == nil || err != nil {
+		fmt.Fprintf(stderr, "mutants: %v\n", err)
+		return exitNoRun
+	}
+	rep := matrix.JudgeMutants(m, mutants, plans, scs)
+	dir := filepath.Join(mf.out, "mutants", time.Now().Format("20060102-150405"))
+	if err := rep.WriteAll(dir); err != nil {
+		fmt.Fprintf(stderr, "mutants: %v\n", err)
+		return exitNoRun
+	}
+	fmt.Fprintln(stdout)
+	_ = rep.WriteMarkdown(stdout)
+	fmt.Fprintf(stdout, "\nmutation score %d/%d in %s; results in %s/mutants.{md,json}\n", rep.Score.Caught, rep.Score.Total,
+		time.Since(start).Round(time.Second), dir)
+	if !*gate {
+		return exitValid
+	}
+	var missed []string
+	for _, r := range rep.Mutants {
+		if r.CaughtBy == "" && len(r.Trials) > 0 {
+			missed = append(missed, r.Name)
+		}
+	}
+	if len(missed) > 0 {
+		fmt.Fprintf(stdout, "FAIL the harness no longer catches %s where its plan says it should\n", strings.Join(missed, ", "))
+		return exitInvalid
+	}
+	return exitValid
+}
+
+// pickMutants resolves --mutants: a list of mutant names, or every mutant.
+func pickMutants(list string) ([]lock.Info, error) {
+	all := lock.Mutants()
+	if strings.TrimSpace(list) == "" || list == "all" {
+		return all, nil
+	}
+	var out []lock.Info
+	for _, n := range strings.Split(list, ",") {
+		n = strings.TrimSpace(n)
+		info, err := lock.Lookup(n)
+		if err != nil || info.Twin == "" {
+			return nil, fmt.Errorf("unknown mutant %q (see `redlock-harness list --mutants`)", n)
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}

@@ -1,0 +1,238 @@
+package matrix
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/redlock-harness/redlock-harness/checker"
+	"github.com/redlock-harness/redlock-harness/lock"
+	"github.com/redlock-harness/redlock-harness/scenarios"
+)
+
+// MutantShare is the share of seeds a mutant must be caught on, in a scenario where its twin is valid on every
+// seed, to count as caught (9 of 10).
+const MutantShare = 0.9
+
+// MutantTrial is one mutant under one scenario, beside its twin under the same scenario and seeds.
+type MutantTrial struct {
+	Scenario string `json:"scenario"`
+	// Caught is how many seeds found the mutant invalid, of Seeds; TwinValid how many found its twin valid.
+	Caught    int `json:"caught"`
+	Seeds     int `json:"seeds"`
+	TwinValid int `json:"twin_valid"`
+	// Cause is the first violation's cause, on the first seed that caught the mutant; FirstAt the median time to
+	// the first violation over the seeds that caught it.
+	Cause   string        `json:"cause,omitempty"`
+	FirstAt time.Duration `json:"first_at_ns,omitempty"`
+	// Kills says the trial meets the bar: caught on MutantShare of the seeds, its twin valid on every one.
+	Kills bool `json:"kills"`
+}
+
+// MutantResult is what the harness made of one mutant.
+type MutantResult struct {
+	Name string `json:"name"`
+	Twin string `json:"twin"`
+	Bug  string `json:"bug"`
+	// CaughtBy is the scenario that kills the mutant, "" when none of those tried does; Rate its catches
+	// ("10/10"), TwinValid whether its twin was valid on every seed there.
+	CaughtBy  string `json:"caught_by"`
+	Rate      string `json:"rate"`
+	TwinValid bool   `json:"twin_valid"`
+	Cause     string `json:"cause,omitempty"`
+	// Uncaught is the plan's reason why no realistic fault catches the mutant, when it has no scenario to try.
+	Uncaught string        `json:"uncaught,omitempty"`
+	Trials   []MutantTrial `json:"trials"`
+}
+
+// MutantScore is the harness's mutation score: mutants caught of those run.
+type MutantScore struct {
+	Caught int `json:"caught"`
+	Total  int `json:"total"`
+}
+
+// MutantReport is a run of the mutants command: the score, each mutant, and the runs behind them.
+type MutantReport struct {
+	Score   MutantScore    `json:"score"`
+	Mutants []MutantResult `json:"mutants"`
+	Seeds   []int64        `json:"seeds"`
+	Elapsed time.Duration  `json:"elapsed_ns"`
+	Matrix  *Matrix        `json:"-"`
+}
+
+// MutantCells lists the cells that judge the mutants: each mutant under each scenario of its plan (or of
+// only, when not empty), and each twin under the same scenarios, each twin cell once.
+func MutantCells(mutants []lock.Info, plans *scenarios.MutantPlans, only []string) []Cell {
+	var cells []Cell
+	seen := map[Cell]bool{}
+	add := func(c Cell) {
+		if !seen[c] {
+			seen[c] = true
+			cells = append(cells, c)
+		}
+	}
+	for _, m := range mutants {
+		scs := only
+		if len(scs) == 0 {
+			p, _ := plans.Lookup(m.Name)
+			scs = p.KilledBy
+		}
+		for _, sc := range scs {
+			add(Cell{Scenario: sc, Strategy: m.Name})
+			add(Cell{Scenario: sc, Strategy: m.Twin})
+		}
+	}
+	return cells
+}
+
+// IsMutantCell says whether a cell runs a mutant: its runs stop at their first violation, since the only question
+// is whether the mutant is caught; its twin's run to the end, since the question there is whether it is valid.
+func IsMutantCell(c Cell) bool { return lock.IsMutant(c.Strategy) }
+
+// JudgeMutants scores the mutants from a matrix that holds their cells (MutantCells).
+func JudgeMutants(m *Matrix, mutants []lock.Info, plans *scenarios.MutantPlans, only []string) *MutantReport {
+	rep := &MutantReport{Seeds: m.Seeds, Elapsed: m.Elapsed, Matrix: m}
+	for _, mu := range mutants {
+		p, _ := plans.Lookup(mu.Name)
+		r := MutantResult{Name: mu.Name, Twin: mu.Twin, Bug: mu.Summary}
+		scs := only
+		if len(scs) == 0 {
+			scs = p.KilledBy
+			r.Uncaught = p.Uncaught
+		}
+		for _, sc := range scs {
+			t := trial(m, sc, mu)
+			r.Trials = append(r.Trials, t)
+			if t.Kills && r.CaughtBy == "" {
+				r.CaughtBy, r.Rate, r.TwinValid, r.Cause = sc, fmt.Sprintf("%d/%d", t.Caught, t.Seeds), true, t.Cause
+			}
+		}
+		if r.CaughtBy == "" && len(r.Trials) > 0 {
+			best := r.Trials[0] // report the closest miss: the most catches
+			for _, t := range r.Trials[1:] {
+				if t.Caught > best.Caught {
+					best = t
+				}
+			}
+			r.Rate, r.TwinValid, r.Cause = fmt.Sprintf("%d/%d", best.Caught, best.Seeds), best.TwinValid == best.Seeds, best.Cause
+		}
+		rep.Score.Total++
+		if r.CaughtBy != "" {
+			rep.Score.Caught++
+		}
+		rep.Mutants = append(rep.Mutants, r)
+	}
+	return rep
+}
+
+func trial(m *Matrix, scenario string, mu lock.Info) MutantTrial {
+	t := MutantTrial{Scenario: scenario}
+	mc, _ := m.Cell(scenario, mu.Name)
+	tc, _ := m.Cell(scenario, mu.Twin)
+	t.Seeds = len(mc.Runs)
+	t.Caught = mc.Count(string(checker.Invalid))
+	t.TwinValid = tc.Count(string(checker.Valid))
+	for _, r := range mc.Runs {
+		if r.Cause != "" {
+			t.Cause = r.Cause
+			break
+		}
+	}
+	t.FirstAt = mc.MedianFirstViolation()
+	t.Kills = t.Seeds > 0 && t.Caught >= RequiredCatches(t.Seeds, MutantShare) && t.TwinValid == len(tc.Runs) && len(tc.Runs) == t.Seeds
+	return t
+}
+
+// WriteMarkdown writes the score and a line per mutant.
+func (r *MutantReport) WriteMarkdown(w io.Writer) error {
+	fmt.Fprintf(w, "Mutation score: %d of %d mutants caught (a mutant counts as caught where it is invalid on %d of %d seeds and its twin valid on every one).\n\n",
+		r.Score.Caught, r.Score.Total, RequiredCatches(len(r.Seeds), MutantShare), len(r.Seeds))
+	fmt.Fprintln(w, "| mutant | twin | planted bug | caught by | rate | twin valid | cause |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	for _, mu := range r.Mutants {
+		by := mu.CaughtBy
+		if by == "" {
+			by = "**not caught**"
+			if len(mu.Trials) > 0 {
+				var tried []string
+				for _, t := range mu.Trials {
+					tried = append(tried, fmt.Sprintf("%s %d/%d (twin valid %d/%d)", t.Scenario, t.Caught, t.Seeds, t.TwinValid, t.Seeds))
+				}
+				by += ": " + strings.Join(tried, "; ")
+			} else if mu.Uncaught != "" {
+				by += ": " + mu.Uncaught
+			}
+		}
+		tv := "–"
+		if len(mu.Trials) > 0 {
+			tv = map[bool]string{true: "yes", false: "no"}[mu.TwinValid]
+		}
+		fmt.Fprintf(w, "| `%s` | %s | %s | %s | %s | %s | %s |\n", mu.Name, mu.Twin, mu.Bug, by, dash(mu.Rate), tv, dash(mu.Cause))
+	}
+	fmt.Fprintf(w, "\nSeeds %s; %d runs in %s.\n", seedRange(r.Seeds), runsOf(r.Matrix), r.Elapsed.Round(time.Second))
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "–"
+	}
+	return s
+}
+
+func runsOf(m *Matrix) int {
+	if m == nil {
+		return 0
+	}
+	n := 0
+	for _, c := range m.Cells {
+		n += len(c.Runs)
+	}
+	return n
+}
+
+// WriteAll writes mutants.md, mutants.json and the matrix behind them (matrix.{md,json,html}) into dir.
+func (r *MutantReport) WriteAll(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(dir, "mutants.md"))
+	if err != nil {
+		return err
+	}
+	if err := r.WriteMarkdown(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "mutants.json"), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	if r.Matrix != nil {
+		return r.Matrix.WriteAll(dir)
+	}
+	return nil
+}
+
+// ReadMutantReport reads a mutants.json.
+func ReadMutantReport(path string) (*MutantReport, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r MutantReport
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &r, nil
+}
