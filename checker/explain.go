@@ -82,14 +82,16 @@ func explainOne(ov *Overlap, ix *index, led *ledger) (Cause, string, []string) {
 	}
 	ta := holds(led, a.Worker, ov.Key, ga.start-int64(time.Millisecond), int64(a.ReadAt))
 	tb := holds(led, b.Worker, ov.Key, gb.start-int64(time.Millisecond), int64(b.ReadAt))
-	if len(tb) == 0 {
-		return "", "", nil
-	}
 	if c, story, n := renewedOthers(a, tb); c != "" {
 		return c, story, n
 	}
 	if len(ta) == 0 {
 		return "", "", nil
+	}
+	if len(tb) == 0 {
+		// The record missed the second holder's grant (a node restarted, and commands came in before the record
+		// reattached to it): how the first holder lost the key before it is still told.
+		return lostBefore(ta, a, b, gb.end, led)
 	}
 	var shared []string
 	for n := range ta {
@@ -113,6 +115,22 @@ func explainOne(ov *Overlap, ix *index, led *ledger) (Cause, string, []string) {
 		}
 		if c, story := lost(t, a, b, tb[n], led); c != "" {
 			return c, prefix + story, shared
+		}
+	}
+	return "", "", nil
+}
+
+// lostBefore tells how the first holder lost the key on one of its nodes before the second holder's grant (at gb),
+// when the record has the first holder's side only.
+func lostBefore(ta map[string]*tenure, a, b CriticalSection, gb int64, led *ledger) (Cause, string, []string) {
+	for _, n := range keys(ta) {
+		t := ta[n]
+		if t.to == 0 || t.to > gb {
+			continue
+		}
+		stand := &tenure{from: gb, owner: b.Worker}
+		if c, story := lost(t, a, b, stand, led); c != "" {
+			return c, story, []string{n}
 		}
 	}
 	return "", "", nil

@@ -221,3 +221,44 @@ func (l *ledger) noteBefore(node string, t int64, what string) string {
 	}
 	return out
 }
+
+// Tenure is one client's hold of a lock key on one node, as the node's own record shows it: the report draws one
+// lane per node from them.
+type Tenure struct {
+	Node  string        `json:"node"`
+	Key   string        `json:"key"`
+	Owner string        `json:"owner"`
+	From  time.Duration `json:"from_ns"`
+	// To is when the hold ended, 0 when it lasted to the end of the record; End says how ("expired", "deleted",
+	// "overwritten", "restart", "moved"), By who ended it when a client did.
+	To  time.Duration `json:"to_ns,omitempty"`
+	End string        `json:"end,omitempty"`
+	By  string        `json:"by,omitempty"`
+	// Foreign are the instants of renewals of the hold sent by other clients (a PEXPIRE that checks no owner).
+	Foreign []time.Duration `json:"foreign,omitempty"`
+}
+
+// NodeTenures replays a node record into every hold of every lock key, sorted by node, then key, then start.
+func NodeTenures(evs []history.NodeEvent) []Tenure {
+	led := buildLedger(evs)
+	var out []Tenure
+	for _, ts := range led.byNodeKey {
+		for _, t := range ts {
+			x := Tenure{Node: t.node, Key: t.key, Owner: t.owner, From: time.Duration(t.from), To: time.Duration(t.to), End: t.end, By: t.by}
+			for _, f := range t.foreign {
+				x.Foreign = append(x.Foreign, time.Duration(f.at))
+			}
+			out = append(out, x)
+		}
+	}
+	slices.SortFunc(out, func(a, b Tenure) int {
+		if c := strings.Compare(a.Node, b.Node); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Key, b.Key); c != 0 {
+			return c
+		}
+		return cmpInt(int64(a.From), int64(b.From))
+	})
+	return out
+}

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,7 +19,9 @@ import (
 
 	"github.com/redlock-harness/redlock-harness/harness/cluster"
 	"github.com/redlock-harness/redlock-harness/harness/netem"
+	"github.com/redlock-harness/redlock-harness/harness/record"
 	"github.com/redlock-harness/redlock-harness/harness/workload"
+	"github.com/redlock-harness/redlock-harness/history"
 	"github.com/redlock-harness/redlock-harness/lock"
 )
 
@@ -42,12 +47,39 @@ func (c Cycles) PerSecond() float64 {
 // MeasureCycles runs workers × (acquire, release) on fresh local nodes for d, through the embedded Toxiproxy when
 // proxied, else straight to Redis, or for n cycles in total when n > 0.
 func MeasureCycles(ctx context.Context, st lock.Strategy, workers int, proxied bool, d time.Duration, n int64) (Cycles, error) {
+	return measureCycles(ctx, st, workers, proxied, false, d, n)
+}
+
+// MeasureCyclesRecorded is MeasureCycles with the node record on (record.Recorder: MONITOR and expiry
+// notifications on every node), to measure what keeping the servers' record costs the locks.
+func MeasureCyclesRecorded(ctx context.Context, st lock.Strategy, workers int, proxied bool, d time.Duration) (Cycles, error) {
+	return measureCycles(ctx, st, workers, proxied, true, d, 0)
+}
+
+func measureCycles(ctx context.Context, st lock.Strategy, workers int, proxied, recorded bool, d time.Duration, n int64) (Cycles, error) {
 	res := Cycles{Strategy: st.Name(), Workers: workers, Proxied: proxied}
 	be := &cluster.Local{}
 	nodes, err := be.Start(ctx, cluster.Spec{Nodes: 5})
 	defer be.Stop(context.Background())
 	if err != nil {
 		return res, err
+	}
+	if recorded {
+		dir, err := os.MkdirTemp("", "redlock-harness-bench-")
+		if err != nil {
+			return res, err
+		}
+		defer os.RemoveAll(dir)
+		addrs := map[string]string{}
+		for _, nd := range nodes {
+			addrs[nd.Name] = nd.Addr
+		}
+		rec, err := record.Start(filepath.Join(dir, history.NodeFile), history.NewClock(), addrs,
+			func(k string) bool { return strings.HasPrefix(k, "cycles-") })
+		if err != nil {
+			return res, err
+		}
+		defer rec.Close()
 	}
 	addrs := make([]string, len(nodes))
 	for i, nd := range nodes {

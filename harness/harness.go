@@ -75,6 +75,9 @@ type Result struct {
 	Elapsed time.Duration `json:"elapsed"`
 	// StoppedEarly says the run ended at its first violation (Config.StopOnViolation).
 	StoppedEarly bool `json:"stopped_early,omitempty"`
+	// Lag is how late the harness's own goroutines woke up while the workload ran: a run on an overloaded
+	// machine says so in its notes (SchedLag.Overloaded).
+	Lag SchedLag `json:"sched_lag"`
 }
 
 // Summary is the run's one-line verdict with its counterexample and where the results are.

@@ -323,6 +323,7 @@ func (r *runner) drive(ctx context.Context, wl *workload.Workload, nem *fault.Ne
 	r.wd.arm(r.total+r.cfg.Grace, fmt.Sprintf("the run did not end within its duration (%s) plus its grace (%s)", r.total, r.cfg.Grace))
 	res := r.result()
 	prog := startProgress(r.cfg, res, r.total, r.clock, wl, nem)
+	lag := startLagMonitor(runCtx)
 	timer := time.NewTimer(r.total)
 	interrupted, early := false, false
 	var violated <-chan struct{}
@@ -341,6 +342,9 @@ func (r *runner) drive(ctx context.Context, wl *workload.Workload, nem *fault.Ne
 	r.mu.Lock()
 	r.res.Interrupted, r.res.StoppedEarly = interrupted, early
 	r.res.Elapsed = time.Duration(r.clock.Now())
+	r.mu.Unlock()
+	r.mu.Lock()
+	r.res.Lag = lag.stop()
 	r.mu.Unlock()
 	stopRun()
 	nemErr := nem.Stop()
@@ -397,6 +401,14 @@ func (r *runner) judge(dir string) (Result, error) {
 		}
 	}
 	check := checker.Check(h, opts)
+	if lag := r.result().Lag; lag.Overloaded(r.opts.NodeTimeout) {
+		note := fmt.Sprintf("the machine was overloaded during the run (%s, against a per-node timeout of %s): "+
+			"timeouts and stalls may be the harness's own; run fewer at once (--parallel)", lag, r.opts.NodeTimeout)
+		check.Notes = append(check.Notes, note)
+		if check.Verdict == checker.Unknown {
+			check.Reason += "; " + note
+		}
+	}
 	if !r.settle() {
 		return r.result(), nil // too late: the watchdog has torn the run down and judged it
 	}

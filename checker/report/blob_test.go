@@ -35,32 +35,9 @@ func decodeBlob(t testing.TB, blob string) *timeline {
 	}
 	tl := &timeline{End: raw.End, Lanes: raw.Lanes, Keys: raw.Keys, Texts: raw.Texts, Faults: raw.Faults, Marks: raw.Marks, Notes: raw.Notes}
 	type cols = map[string][]*int64
-	// each calls f for every item of a kind with its lane, absolute start and an accessor of its fields.
 	each := func(c cols, f func(lane int, t0 int64, get func(string) (int64, bool))) {
-		off := c["off"]
-		if len(off) != len(tl.Lanes)+1 {
-			t.Fatalf("off has %d entries for %d lanes", len(off), len(tl.Lanes))
-		}
-		var t0 int64
-		lane := 0
-		for i := range c["t0"] {
-			for lane+1 < len(off) && int64(i) >= *off[lane+1] {
-				lane++
-			}
-			t0 += *c["t0"][i]
-			f(lane, t0, func(name string) (int64, bool) {
-				col, ok := c[name]
-				if !ok || len(col) != len(c["t0"]) {
-					t.Fatalf("column %q missing or of the wrong length", name)
-				}
-				if col[i] == nil {
-					return 0, false
-				}
-				return *col[i], true
-			})
-		}
+		eachItem(t, len(tl.Lanes), c, f)
 	}
-	must := func(get func(string) (int64, bool), name string) int64 { v, _ := get(name); return v }
 	attempts := func(c cols) []attempt {
 		out := []attempt{}
 		each(c, func(lane int, t0 int64, get func(string) (int64, bool)) {
@@ -94,7 +71,70 @@ func decodeBlob(t testing.TB, blob string) *timeline {
 		s.ValidWrite, s.HasValidWrite = get("vw")
 		tl.CS = append(tl.CS, s)
 	})
+	decodeNodeLanes(t, blob, tl)
 	return tl
+}
+
+// eachItem calls f for every item of a columnar kind with its lane (or row, for the node lanes), absolute start and
+// an accessor of its fields.
+func eachItem(t testing.TB, lanes int, c map[string][]*int64, f func(lane int, t0 int64, get func(string) (int64, bool))) {
+	t.Helper()
+	off := c["off"]
+	if len(off) != lanes+1 {
+		t.Fatalf("off has %d entries for %d lanes", len(off), lanes)
+	}
+	var t0 int64
+	lane := 0
+	for i := range c["t0"] {
+		for lane+1 < len(off) && int64(i) >= *off[lane+1] {
+			lane++
+		}
+		t0 += *c["t0"][i]
+		f(lane, t0, func(name string) (int64, bool) {
+			col, ok := c[name]
+			if !ok || len(col) != len(c["t0"]) {
+				t.Fatalf("column %q missing or of the wrong length", name)
+			}
+			if col[i] == nil {
+				return 0, false
+			}
+			return *col[i], true
+		})
+	}
+}
+
+func must(get func(string) (int64, bool), name string) int64 { v, _ := get(name); return v }
+
+// decodeNodeLanes reads the node lanes back from the blob into tl, as the page's script does; a blob without a
+// node record leaves tl as it is.
+func decodeNodeLanes(t testing.TB, blob string, tl *timeline) {
+	t.Helper()
+	var raw struct {
+		NodeRecord bool                `json:"node_record"`
+		Nodes      []string            `json:"nodes"`
+		NodeKeys   []string            `json:"node_keys"`
+		Who        []string            `json:"who"`
+		NodeEvents []nodeEvent         `json:"node_events"`
+		NodeDown   []nodeDown          `json:"node_down"`
+		Hold       map[string][]*int64 `json:"hold"`
+		Renew      map[string][]*int64 `json:"renew"`
+	}
+	if err := json.Unmarshal([]byte(blob), &raw); err != nil {
+		t.Fatalf("blob is not JSON: %v", err)
+	}
+	if !raw.NodeRecord {
+		return
+	}
+	tl.NodeRecord, tl.Nodes, tl.NodeKeys, tl.Who, tl.NodeEvents, tl.NodeDown = true, raw.Nodes, raw.NodeKeys, raw.Who, raw.NodeEvents, raw.NodeDown
+	rows := len(raw.Nodes) * len(raw.NodeKeys)
+	tl.Holds = make([]hold, 0, len(raw.Hold["t0"]))
+	eachItem(t, rows, raw.Hold, func(row int, t0 int64, get func(string) (int64, bool)) {
+		tl.Holds = append(tl.Holds, hold{Row: row, Owner: int(must(get, "owner")), T0: t0, T1: t0 + must(get, "d"),
+			End: int(must(get, "end")), By: int(must(get, "by"))})
+	})
+	eachItem(t, rows, raw.Renew, func(row int, t0 int64, get func(string) (int64, bool)) {
+		tl.Renewals = append(tl.Renewals, renewal{Row: row, T: t0, By: int(must(get, "by")), Hold: int(must(get, "hold"))})
+	})
 }
 
 // TestBlobRoundTrip: the data the page embeds is exactly the timeline the golden test pins.

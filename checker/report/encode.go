@@ -6,7 +6,7 @@ import (
 )
 
 // blobVersion is the version of the format below; the page's script refuses a blob of another version.
-const blobVersion = 1
+const blobVersion = 2
 
 // encodeBlob writes the timeline in the compact form the page's script reads, appended to b. It is JSON, but
 // columnar: each kind of item is an object of equal-length arrays, one per field, which is a third of the size of
@@ -16,13 +16,17 @@ const blobVersion = 1
 //	 "acquire"|"extend"|"release": {"off","key","id","t0","d","out","fence","valid","err"},
 //	 "lease": {"off","key","id","t0","d","vu","end","rel","fence","ext"},
 //	 "cs":    {"off","key","id","t0","d","out","why","read","wrote","fence","vr","vw"},
-//	 "faults":[…], "marks":[…], "stuck":[…]|null, "notes":[…]}
+//	 "faults":[…], "marks":[…], "stuck":[…]|null, "notes":[…],
+//	 and with a node record: "node_record":true, "nodes":[…], "node_keys":[…], "who":[…], "node_events":[…],
+//	 "node_down":[…], "hold": {"off","owner","t0","d","end","by"}, "renew": {"off","t0","d","by","hold"}}
 //
 // Items are sorted by lane, then start. "off" has one entry per lane plus one: lane l's items are
 // [off[l], off[l+1]). "t0" is delta-coded (each start minus the previous item's start) and "d" is the duration,
 // which keeps the numbers short. "vu" (ValidUntil) and "rel" (release) are relative to the lease's start.
 // Optional numbers are null when the history does not give them; "key", "err" and "why" index "keys" and
-// "texts", -1 for none. Every string is escaped so that "</script>" cannot appear in the blob.
+// "texts", -1 for none. Holds and renewals go by row (node × len(node_keys) + key) instead of lane, with one
+// "off" entry per row plus one; their "owner" and "by" index "who" and "end" indexes "texts" (-1 for none:
+// held to the end of the run). Every string is escaped so that "</script>" cannot appear in the blob.
 func encodeBlob(b []byte, tl *timeline) ([]byte, error) {
 	b = append(b, `{"v":`...)
 	b = strconv.AppendInt(b, blobVersion, 10)
@@ -87,7 +91,49 @@ func encodeBlob(b []byte, tl *timeline) ([]byte, error) {
 	c.opt("vr", len(cs), func(i int) (int64, bool) { return cs[i].ValidRead, cs[i].HasValidRead })
 	c.opt("vw", len(cs), func(i int) (int64, bool) { return cs[i].ValidWrite, cs[i].HasValidWrite })
 	b = c.close()
+	if b, err = encodeNodes(b, tl); err != nil {
+		return nil, err
+	}
 	return append(b, '}'), nil
+}
+
+// encodeNodes appends the node lanes, when the run has a node record: the holds columnar like the workers' items
+// (a long run holds a lock on five nodes tens of thousands of times), the rest as plain JSON.
+func encodeNodes(b []byte, tl *timeline) ([]byte, error) {
+	if !tl.NodeRecord {
+		return b, nil
+	}
+	b = append(b, `,"node_record":true`...)
+	var err error
+	for _, f := range []struct {
+		name string
+		v    any
+	}{{"nodes", tl.Nodes}, {"node_keys", tl.NodeKeys}, {"who", tl.Who}, {"node_events", tl.NodeEvents}, {"node_down", tl.NodeDown}} {
+		b = append(b, ',', '"')
+		b = append(b, f.name...)
+		b = append(b, '"', ':')
+		if b, err = appendJSON(b, f.v); err != nil {
+			return nil, err
+		}
+	}
+	rows := len(tl.Nodes) * len(tl.NodeKeys)
+	hs := tl.Holds
+	c := columns{b: b}
+	c.open("hold", laneStarts(hs, func(x *hold) int { return x.Row }, rows))
+	c.col("owner", len(hs), func(i int) int64 { return int64(hs[i].Owner) })
+	c.delta("t0", len(hs), func(i int) int64 { return hs[i].T0 })
+	c.col("d", len(hs), func(i int) int64 { return hs[i].T1 - hs[i].T0 })
+	c.col("end", len(hs), func(i int) int64 { return int64(hs[i].End) })
+	c.col("by", len(hs), func(i int) int64 { return int64(hs[i].By) })
+	b = c.close()
+	rs := tl.Renewals
+	c = columns{b: b}
+	c.open("renew", laneStarts(rs, func(x *renewal) int { return x.Row }, rows))
+	c.delta("t0", len(rs), func(i int) int64 { return rs[i].T })
+	c.col("d", len(rs), func(int) int64 { return 0 })
+	c.col("by", len(rs), func(i int) int64 { return int64(rs[i].By) })
+	c.col("hold", len(rs), func(i int) int64 { return int64(rs[i].Hold) })
+	return c.close(), nil
 }
 
 // appendJSON appends v as JSON. encoding/json escapes <, > and & in strings, which is what keeps the blob safe

@@ -28,6 +28,9 @@ type Input struct {
 	LivenessReason string
 	// Stuck are the keys nobody could take, shown in a table and marked on the timeline's track.
 	Stuck []StuckSpan
+	// Nodes is the servers' own record of the run, drawn as one lane per node under the workers' lanes; nil when
+	// the run kept none, and then the page says that each cause was inferred from the clients' beliefs only.
+	Nodes *NodeRecord
 }
 
 // StuckSpan is a key nobody could take, as the checker's liveness verdict reports it: plain data, so that the
@@ -58,6 +61,16 @@ type Violation struct {
 	Cause string
 	// Faults names the faults in force while the pair overlapped.
 	Faults []string
+	// Story tells in one sentence how the servers' record shows the pair came about (another client's DEL, a key
+	// expired under a holder that still believed in it, a node that restarted empty), and Nodes names the nodes
+	// it happens on: their holds of the pair are highlighted on the node lanes. Both are empty when the record
+	// does not explain the pair, or there is none.
+	Story string
+	Nodes []string
+	// BeliefCause is the cause the clients' beliefs alone suggested, shown beside Cause when the record proved
+	// another (a holder whose renewal failed silently looks, to its beliefs, like a lock granted twice). Empty
+	// when the cause was not checked against a node record.
+	BeliefCause string
 	// Explanation is the caller's own account; when empty the page explains the cause in general terms.
 	Explanation string
 }
@@ -84,4 +97,37 @@ type Table struct {
 	Rows   [][]string
 	// Note is an optional line under the table (what the figures count, say).
 	Note string
+}
+
+// NodeRecord is what the lock servers themselves saw happen to the lock keys (the run's nodes.jsonl), as the
+// page draws it: one lane per node, beside the workers' lanes and on the same clock, so that what a client
+// believed can be read against what the servers did. It is plain data the caller derives from the record (the
+// checker's tenures), so that the report does not depend on the checker; the page draws holds, not the tens of
+// thousands of commands behind them.
+type NodeRecord struct {
+	// Tenures are the holds of each lock key on each node, in any order.
+	Tenures []Tenure
+	// Events are the nodes' lifecycle events (up, down, restart, moved, note); other kinds are ignored.
+	Events []history.NodeEvent
+}
+
+// Tenure is one client's hold of a lock key on one node, as the node's own record shows it.
+type Tenure struct {
+	Node, Key, Owner string
+	// From and To bound the hold in nanoseconds since the run's start; To is 0 when the hold lasted to the end of
+	// the record.
+	From, To int64
+	// End says how the hold ended: "expired", "deleted", "overwritten", "restart", "moved" ("" while held); By
+	// names the client that deleted or overwrote it.
+	End, By string
+	// Foreign are renewals of this hold sent by clients other than its owner: a renewal that checks no owner
+	// extends whoever holds the key, and the client that sent it goes on believing in its own lock.
+	Foreign []Renewal
+}
+
+// Renewal is a renewal of a hold by another client: when it reached the node and who sent it ("" when the
+// record does not say).
+type Renewal struct {
+	At int64
+	By string
 }

@@ -40,6 +40,8 @@ type timeline struct {
 	Stuck []stuckMark `json:"stuck,omitempty"`
 	// Notes are remarks about what could not be drawn (completions without a worker, say).
 	Notes []string `json:"notes,omitempty"`
+	// The servers' side, empty when the run has no node record (see nodeLanes).
+	nodeLanes
 }
 
 // attempt is an acquire, extend or release: a thin bar from invocation to completion.
@@ -121,6 +123,18 @@ type mark struct {
 	From  int64     `json:"from"`
 	To    int64     `json:"to"`
 	Parts []markEnd `json:"parts"`
+	// Holds are the pair's holds on the nodes the violation's story happens on, highlighted on the node lanes.
+	Holds []markHold `json:"holds,omitempty"`
+}
+
+// markHold is one hold of a violating pair on a node lane.
+type markHold struct {
+	// Hold indexes timeline.Holds; Part is 0 for the first holder (A), 1 for the second (B).
+	Hold int `json:"hold"`
+	Part int `json:"part"`
+	// Lost: this is the first holder's hold, ended before the second's began there, so its end is the event
+	// that took the lock from it (a DEL, an expiry, a restart…).
+	Lost bool `json:"lost,omitempty"`
 }
 
 // markEnd is one section of a violating pair.
@@ -144,4 +158,56 @@ type stuckMark struct {
 	FaultFree int64  `json:"fault_free"`
 	Attempts  int    `json:"attempts"`
 	Last      string `json:"last"`
+}
+
+// nodeLanes is what the servers' own record adds to the timeline: a lane per node, a row per lock key inside it,
+// each key's holds on that node as bars. Rows are numbered node × len(NodeKeys) + key, and holds and renewals are
+// sorted by row, then start, like the workers' items, so that the page finds what is in view by binary search.
+type nodeLanes struct {
+	// NodeRecord says the run had a node record (possibly empty).
+	NodeRecord bool     `json:"node_record,omitempty"`
+	Nodes      []string `json:"nodes,omitempty"`
+	NodeKeys   []string `json:"node_keys,omitempty"`
+	// Who names the holders and the clients that ended or renewed holds, which holds refer to by index.
+	Who        []string    `json:"who,omitempty"`
+	Holds      []hold      `json:"holds,omitempty"`
+	Renewals   []renewal   `json:"renewals,omitempty"`
+	NodeEvents []nodeEvent `json:"node_events,omitempty"`
+	NodeDown   []nodeDown  `json:"node_down,omitempty"`
+}
+
+// hold is one client's hold of a key on a node, as the node saw it.
+type hold struct {
+	Row   int   `json:"row"`
+	Owner int   `json:"owner"` // indexes Who; -1 when the record names no client
+	T0    int64 `json:"t0"`
+	T1    int64 `json:"t1"` // the end of the run when the hold outlived the record
+	// End indexes Texts ("expired", "deleted", …), -1 while still held; By indexes Who, -1 for none.
+	End int `json:"end"`
+	By  int `json:"by"`
+}
+
+// renewal is a tick on a hold: another client's renewal of it.
+type renewal struct {
+	Row  int   `json:"row"`
+	T    int64 `json:"t"`
+	By   int   `json:"by"`   // indexes Who, -1 when unknown
+	Hold int   `json:"hold"` // indexes Holds
+}
+
+// nodeEvent is a lifecycle event of a node: a marker on its lane.
+type nodeEvent struct {
+	Node int    `json:"node"`
+	T    int64  `json:"t"`
+	Kind string `json:"kind"` // up, down, restart, moved, note
+	Note string `json:"note,omitempty"`
+}
+
+// nodeDown is a stretch a node was down: from a down event to the node's next up or restart (or the end of the
+// run), shaded across its lane.
+type nodeDown struct {
+	Node   int   `json:"node"`
+	From   int64 `json:"from"`
+	To     int64 `json:"to"`
+	Healed bool  `json:"healed"`
 }

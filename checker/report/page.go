@@ -42,10 +42,12 @@ type page struct {
 	LivenessClass  string
 	LivenessReason string
 	Stuck          []stuckView
-	Tables         []Table
-	Links          []link
-	CSS            template.CSS
-	JS             template.JS
+	// NodeRecord says the run has a node record, drawn as node lanes under the workers'.
+	NodeRecord bool
+	Tables     []Table
+	Links      []link
+	CSS        template.CSS
+	JS         template.JS
 }
 
 type link struct{ Href, Label string }
@@ -60,6 +62,9 @@ type violationView struct {
 	Parts       []partView
 	Overlap     string
 	Explanation string
+	// Story is what the servers' record shows happened, on StoryNodes; Belief says which cause the clients'
+	// beliefs alone suggested when the record proved another; Record says why there is no story.
+	Story, StoryNodes, Belief, Record string
 }
 
 // stuckView is one stuck key as the page lists it.
@@ -113,6 +118,12 @@ func newPage(in Input, tl *timeline) (*page, error) {
 		plural(written, "critical section")+" written", plural(len(tl.Faults), "fault window"))
 	if hd.fenced {
 		p.Facts = append(p.Facts, "fenced resource")
+	}
+	p.NodeRecord = tl.NodeRecord
+	if tl.NodeRecord {
+		p.Facts = append(p.Facts, "node record: "+plural(len(tl.Nodes), "node")+", "+plural(len(tl.Holds), "hold"))
+	} else {
+		p.Facts = append(p.Facts, "no node record")
 	}
 	if hd.truncated != "" {
 		p.Notes = append(p.Notes, "history cut off: "+hd.truncated)
@@ -185,6 +196,10 @@ func newViolationView(i int, v Violation, tl *timeline) violationView {
 	}
 	if vv.Explanation == "" {
 		vv.Explanation = explain(v.Cause, vv.Parts)
+	}
+	vv.Story, vv.StoryNodes, vv.Record = v.Story, strings.Join(v.Nodes, ", "), recordNote(v, tl.NodeRecord)
+	if v.BeliefCause != "" && v.BeliefCause != v.Cause {
+		vv.Belief = "the clients' beliefs alone suggested " + v.BeliefCause
 	}
 	return vv
 }

@@ -13,11 +13,12 @@ import (
 func Write(w io.Writer, in Input) error {
 	tl := buildTimeline(in.History, in.Violations)
 	tl.Stuck = buildStuck(in.Stuck, tl.End)
+	buildNodeLanes(tl, in.Nodes, in.Violations)
 	p, err := newPage(in, tl)
 	if err != nil {
 		return err
 	}
-	blob, err := encodeBlob(make([]byte, 0, 64*(len(tl.CS)+len(tl.Acquires)+len(tl.Extends)+len(tl.Releases)+len(tl.Leases))+4096), tl)
+	blob, err := encodeBlob(make([]byte, 0, 64*(len(tl.CS)+len(tl.Acquires)+len(tl.Extends)+len(tl.Releases)+len(tl.Leases))+40*len(tl.Holds)+4096), tl)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -38,18 +39,20 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	} else {
 		fmt.Fprintf(&b, "redis-benchmark: %v\n\n", rerr)
 	}
-	b.WriteString("| strategy | cycles/s through Toxiproxy | cycles/s straight to Redis | proxied / direct | direct / redis-benchmark SET |\n|---|---|---|---|---|\n")
+	b.WriteString("| strategy | cycles/s through Toxiproxy | cycles/s straight to Redis | proxied / direct | direct / redis-benchmark SET | through Toxiproxy with the node record | cost of the record |\n|---|---|---|---|---|---|---|\n")
 	fmt.Fprint(stdout, b.String())
 	for _, n := range names {
 		info, _ := lock.Lookup(n)
 		p, err1 := harness.MeasureCycles(ctx, info.Make(), *workers, true, *d, 0)
 		dr, err2 := harness.MeasureCycles(ctx, info.Make(), *workers, false, *d, 0)
+		rec, err3 := harness.MeasureCyclesRecorded(ctx, info.Make(), *workers, true, *d)
 		if ctx.Err() != nil {
 			return exitNoRun
 		}
-		row := fmt.Sprintf("| %s | %.0f | %.0f | %.2f | %s |\n", n, p.PerSecond(), dr.PerSecond(), ratio(p.PerSecond(), dr.PerSecond()), ratioStr(dr.PerSecond(), rps))
-		if err1 != nil || err2 != nil {
-			row = fmt.Sprintf("| %s | %v | %v | | |\n", n, err1, err2)
+		row := fmt.Sprintf("| %s | %.0f | %.0f | %.2f | %s | %.0f | %.0f%% |\n", n, p.PerSecond(), dr.PerSecond(), ratio(p.PerSecond(), dr.PerSecond()),
+			ratioStr(dr.PerSecond(), rps), rec.PerSecond(), 100*(1-ratio(rec.PerSecond(), p.PerSecond())))
+		if err := errors.Join(err1, err2, err3); err != nil {
+			row = fmt.Sprintf("| %s | %v | | | | | |\n", n, err)
 		}
 		b.WriteString(row)
 		fmt.Fprint(stdout, row)

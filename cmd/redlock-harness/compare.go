@@ -23,7 +23,7 @@ type matrixFlags struct {
 	duration              time.Duration
 	parallel              int
 	out, backend          string
-	quiet                 bool
+	quiet, noRecord       bool
 }
 
 func (m *matrixFlags) register(fs *flag.FlagSet, seeds string) {
@@ -35,6 +35,7 @@ func (m *matrixFlags) register(fs *flag.FlagSet, seeds string) {
 	fs.StringVar(&m.out, "out", "results", "results directory")
 	fs.StringVar(&m.backend, "backend", "local", "where the nodes run")
 	fs.BoolVar(&m.quiet, "quiet", false, "no line per run")
+	fs.BoolVar(&m.noRecord, "no-node-record", false, "keep no record of what the nodes saw (causes inferred from beliefs alone)")
 }
 
 func splitList(s string, all []string, check func(string) error) ([]string, error) {
@@ -63,7 +64,8 @@ func (m *matrixFlags) plan(cells []matrix.Cell) (matrix.Plan, error) {
 	if err != nil {
 		return matrix.Plan{}, err
 	}
-	return matrix.Plan{Cells: cells, Seeds: seeds, Duration: m.duration, Parallel: m.parallel, OutDir: m.out, Backend: mk}, nil
+	return matrix.Plan{Cells: cells, Seeds: seeds, Duration: m.duration, Parallel: m.parallel, OutDir: m.out, Backend: mk,
+		NoNodeRecord: m.noRecord}, nil
 }
 
 func (m *matrixFlags) names() ([]string, []string, error) {

@@ -29,6 +29,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "results", "results directory")
 	toxAPI := fs.String("toxiproxy-api", "", "serve the embedded Toxiproxy's HTTP API on this address (e.g. 127.0.0.1:8474)")
 	quiet := fs.Bool("quiet", false, "no progress line")
+	noRecord := fs.Bool("no-node-record", false, "keep no record of what the nodes saw (nodes.jsonl): causes are then inferred from the clients' beliefs alone")
 	parallel := fs.Int("parallel", defaultParallel(), "strategies run at once when there are several (each run owns its nodes, ports and proxies); default: two per CPU")
 	if code, ok := parseFlags(fs, args, stderr); !ok {
 		return code
@@ -85,7 +86,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				info, _ := lock.Lookup(name)
 				res, err := harness.Run(ctx, harness.Config{
 					Scenario: sc, Strategy: info.Make(), Seed: *seed, Duration: *duration, Backend: mk(),
-					OutDir: *out, ToxiproxyAPI: *toxAPI, Progress: progress, ProgressTTY: tty,
+					OutDir: *out, ToxiproxyAPI: *toxAPI, Progress: progress, ProgressTTY: tty, NoNodeRecord: *noRecord,
 				})
 				mu.Lock()
 				switch {
@@ -223,11 +224,9 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// defaultParallel is how many runs go at once unless told otherwise: two per CPU. A run spends most of its time
-// waiting (holds, think times, faults), and with its connections opened before it starts (workload.Warm) four runs
-// on 2 CPUs use about one CPU between them. Measured on 2 CPUs: the full matrix at four at once agreed with every
-// cell measured the same on all ten seeds, in 9 minutes; at eight at once setnx-expire wrote 17 critical sections
-// under no fault (291 at two at once) and Redlock 8 under latency (119), too few for a verdict: a loaded machine
-// outgrows Redlock's 50 ms per-node timeout. Critical sections per second are lower side by side than alone (by up
-// to 40% at four at once against two): pass --parallel 1 to measure a lock's throughput.
-func defaultParallel() int { return max(1, 2*runtime.NumCPU()) }
+// defaultParallel is how many runs go at once unless told otherwise: one per CPU. A run of a multi-node lock under
+// latency costs most of a CPU by itself (every command outlives Redlock's per-node timeout, and go-redis redials
+// every connection it gave up on, through the proxies), and the load of one run delays the next one's goroutines
+// past that 25-50 ms timeout: measured on 2 CPUs, two such runs side by side both stalled (1 critical section per
+// second) where either alone wrote 8 per second. Pass --parallel 1 to measure a lock's throughput.
+func defaultParallel() int { return max(1, runtime.NumCPU()) }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"sort"
 	"sync"
 	"time"
@@ -40,6 +41,8 @@ type Plan struct {
 	Backend func() cluster.Backend
 	// Strategy resolves a strategy name; nil means the built-in registry (strategies and mutants).
 	Strategy func(name string) (lock.Strategy, error)
+	// NoNodeRecord turns the servers' record off in every run (harness.Config.NoNodeRecord).
+	NoNodeRecord bool
 	// StopOnViolation says which cells' runs end at their first violation (harness.Config.StopOnViolation):
 	// those whose only question is whether a lock known to be broken is still caught. Nil: none.
 	StopOnViolation func(Cell) bool
@@ -289,14 +292,16 @@ func Run(ctx context.Context, plan Plan, onRun func(Cell, Outcome)) (*Matrix, er
 			}
 		}()
 	}
+	// The runs go in a shuffled order, the same every time: neighbouring cells share a scenario, and a scenario
+	// that is heavy for the machine (latency against the multi-node locks: every command times out and redials)
+	// would otherwise run beside itself, and the load of one run would starve its neighbour's per-node timeouts.
+	order := rand.New(rand.NewPCG(uint64(len(plan.Cells)), uint64(len(plan.Seeds)))).Perm(len(plan.Cells) * len(plan.Seeds))
 feed:
-	for si := range plan.Seeds {
-		for ci := range plan.Cells {
-			select {
-			case jobs <- job{ci, si}:
-			case <-ctx.Done():
-				break feed
-			}
+	for _, k := range order {
+		select {
+		case jobs <- job{k % len(plan.Cells), k / len(plan.Cells)}:
+		case <-ctx.Done():
+			break feed
 		}
 	}
 	close(jobs)
@@ -313,7 +318,7 @@ func runOne(ctx context.Context, plan Plan, sc *scenarios.Scenario, c Cell, seed
 		return out
 	}
 	cfg := harness.Config{Scenario: sc, Strategy: st, Seed: seed, Duration: plan.Duration, OutDir: plan.OutDir,
-		StopOnViolation: plan.StopOnViolation != nil && plan.StopOnViolation(c)}
+		StopOnViolation: plan.StopOnViolation != nil && plan.StopOnViolation(c), NoNodeRecord: plan.NoNodeRecord}
 	if plan.Backend != nil {
 		cfg.Backend = plan.Backend()
 	}

@@ -47,11 +47,26 @@ func Start(path string, clock history.Clock, nodes map[string]string, isKey func
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Recorder{w: w, isKey: isKey, ctx: ctx, cancel: cancel, watches: map[string]*watch{}}
+	var ready []chan struct{}
 	for name, addr := range nodes {
-		r.watch(name, addr)
+		ready = append(ready, r.watch(name, addr))
+	}
+	// Every worker names its connections when it opens them: the record must be listening before they do, or
+	// it could not tell whose commands it sees.
+	deadline := time.After(AttachTimeout)
+	for _, c := range ready {
+		select {
+		case <-c:
+		case <-deadline:
+			_ = r.Close()
+			return nil, fmt.Errorf("node record: MONITOR not attached to every node within %s", AttachTimeout)
+		}
 	}
 	return r, nil
 }
+
+// AttachTimeout bounds how long Start waits for MONITOR on every node.
+const AttachTimeout = 10 * time.Second
 
 // Moved says node now lives at addr (a promoted replica): the record follows it.
 func (r *Recorder) Moved(node, addr, why string) {
@@ -62,7 +77,11 @@ func (r *Recorder) Moved(node, addr, why string) {
 		old.stop()
 	}
 	r.w.Record(history.NodeEvent{Node: node, Ev: history.NodeMoved, Note: why})
-	r.watch(node, addr)
+	ready := r.watch(node, addr)
+	select { // the promoted replica is already serving: attach as soon as possible, but never hold the fault up long
+	case <-ready:
+	case <-time.After(time.Second):
+	}
 }
 
 // Note records a lifecycle fact the node cannot tell by itself (its wall clock moved, it was killed).
@@ -82,15 +101,16 @@ func (r *Recorder) Close() error {
 	return r.w.Close()
 }
 
-func (r *Recorder) watch(node, addr string) {
+func (r *Recorder) watch(node, addr string) chan struct{} {
 	ctx, cancel := context.WithCancel(r.ctx)
-	w := &watch{r: r, node: node, addr: addr, ctx: ctx, cancel: cancel, names: map[string]string{}}
+	w := &watch{r: r, node: node, addr: addr, ctx: ctx, cancel: cancel, names: map[string]string{}, ready: make(chan struct{})}
 	r.mu.Lock()
 	r.watches[node] = w
 	r.mu.Unlock()
 	r.wg.Add(2)
 	go func() { defer r.wg.Done(); w.monitorLoop() }()
 	go func() { defer r.wg.Done(); w.expiryLoop() }()
+	return w.ready
 }
 
 // watch is the record of one node at one address.
@@ -104,9 +124,14 @@ type watch struct {
 	mu    sync.Mutex
 	conns []net.Conn
 	runID string
-	names map[string]string // connection address → worker name
+	// downAt is when the record lost the node: a new process found behind it on reconnecting was started after.
+	downAt int64
+	names  map[string]string // connection address → worker name
 	// script is the client whose EVAL/EVALSHA the script lines that follow belong to.
 	script string
+	// ready is closed once MONITOR is first attached.
+	ready     chan struct{}
+	readyOnce sync.Once
 }
 
 func (w *watch) stop() {
@@ -144,9 +169,12 @@ func (w *watch) monitorLoop() {
 		}
 		if up {
 			up = false
-			w.r.w.Record(history.NodeEvent{Node: w.node, Ev: history.NodeDown, Note: errText(err)})
+			w.mu.Lock()
+			w.downAt = w.r.w.Clock().Now()
+			w.mu.Unlock()
+			w.r.w.Record(history.NodeEvent{T: w.downAt, Node: w.node, Ev: history.NodeDown, Note: errText(err)})
 		}
-		sleep(w.ctx, 50*time.Millisecond)
+		sleep(w.ctx, 10*time.Millisecond)
 	}
 }
 
@@ -178,6 +206,10 @@ func (w *watch) monitorOnce(up *bool) error {
 	if _, err := c.Write([]byte("MONITOR\r\n")); err != nil {
 		return err
 	}
+	if ok, err := rd.ReadString('\n'); err != nil || !strings.HasPrefix(ok, "+OK") {
+		return fmt.Errorf("MONITOR: %q %v", ok, err)
+	}
+	w.readyOnce.Do(func() { close(w.ready) })
 	_ = c.SetReadDeadline(time.Time{})
 	for {
 		line, err := rd.ReadString('\n')
@@ -224,7 +256,11 @@ func (w *watch) noteProcess(runID string, keys int64, up *bool) {
 	w.mu.Unlock()
 	switch {
 	case prev != "" && prev != runID:
-		w.r.w.Record(history.NodeEvent{Node: w.node, Ev: history.NodeRestart,
+		// Dated when the old process was lost: commands may reach the new one before the record reattaches.
+		w.mu.Lock()
+		at := w.downAt
+		w.mu.Unlock()
+		w.r.w.Record(history.NodeEvent{T: at, Node: w.node, Ev: history.NodeRestart,
 			Note: fmt.Sprintf("restarted: a new process holding %d keys", keys)})
 	case !*up:
 		w.r.w.Record(history.NodeEvent{Node: w.node, Ev: history.NodeUp, Note: fmt.Sprintf("the same process, %d keys", keys)})

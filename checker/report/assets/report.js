@@ -10,7 +10,7 @@
   var body = document.body;
   var t0Init = performance.now();
   var D = JSON.parse(document.getElementById("timeline-data").textContent);
-  if (D.v !== 1) { throw new Error("timeline data of version " + D.v + ", this page reads version 1"); }
+  if (D.v !== 2) { throw new Error("timeline data of version " + D.v + ", this page reads version 2"); }
   var lanes = D.lanes || [], keys = D.keys || [], texts = D.texts || [], faults = D.faults || [], marks = D.marks || [];
   // Stuck keys (the liveness verdict): each on its own row of the track, under the fault rows.
   var stuck = D.stuck || [];
@@ -29,6 +29,15 @@
   }
   var K = { acquire: decode(D.acquire), extend: decode(D.extend), release: decode(D.release), lease: decode(D.lease), cs: decode(D.cs) };
 
+  // The servers' side (a node record): a lane per node, a row per lock key in it; holds and renewals are indexed
+  // by row (node × keys + key) as the workers' items are by lane.
+  var nodes = D.nodes || [], nodeKeys = D.node_keys || [], whoList = D.who || [];
+  var nodeEvents = D.node_events || [], nodeDown = D.node_down || [];
+  var NK = Math.max(nodeKeys.length, 1);
+  K.hold = decode(D.hold || { off: [0], t0: [], d: [], owner: [], end: [], by: [] });
+  K.renew = decode(D.renew || { off: [0], t0: [], d: [], by: [], hold: [] });
+  var NODE_KINDS = { hold: 1, renew: 1, nodeev: 1, down: 1 };
+
   var END = Math.max(D.end, 1);
   var PAD = END * 0.01;
   var MIN_SPAN = 1000; // 1 µs
@@ -39,6 +48,12 @@
     while (lo < hi) { var mid = (lo + hi) >> 1; if (k.pm[mid] < a) { lo = mid + 1; } else { hi = mid; } }
     return lo;
   }
+
+  // holdMarks[hold index] = the marks whose pair it belongs to, with the part (A, B) and whether it was lost.
+  var holdMarks = {};
+  marks.forEach(function (m, mi) {
+    (m.holds || []).forEach(function (h) { (holdMarks[h.hold] = holdMarks[h.hold] || []).push({ mi: mi, part: h.part, lost: h.lost }); });
+  });
 
   // marked[cs index] = the mark numbers that outline it.
   var marked = {};
@@ -70,6 +85,29 @@
   function keyName(k) { return k >= 0 ? keys[k] : ""; }
   function text(i) { return i >= 0 ? texts[i] : ""; }
   function causeLabel(c) { return String(c || "violation").replace(/-/g, " "); }
+  function whoName(i) { return i >= 0 ? whoList[i] : "an unnamed client"; }
+  function rowName(row) { return "key " + (nodeKeys[row % NK] || "") + " on " + nodes[Math.floor(row / NK)]; }
+  // How a hold ended, in a few words (on the timeline) and in a sentence (in its tooltip, as HTML).
+  function endShort(i) {
+    var s = K.hold.s, e = text(s.end[i]);
+    switch (e) {
+      case "deleted": case "overwritten": return e + " by " + whoName(s.by[i]);
+      case "moved": return "failover";
+      case "": return "held";
+    }
+    return e;
+  }
+  function endLong(i) {
+    var k = K.hold, s = k.s, e = text(s.end[i]), at = " at " + fmtT(k.t1[i]);
+    switch (e) {
+      case "": return "still held when the record ends";
+      case "expired": return "<span class=\"t-warn\">expired</span>" + at;
+      case "deleted": case "overwritten": return "<span class=\"t-bad\">" + e + " by " + esc(whoName(s.by[i])) + "</span>" + at;
+      case "restart": return "<span class=\"t-bad\">lost" + at + ": the node restarted without it</span>";
+      case "moved": return "<span class=\"t-bad\">lost" + at + ": a replica without it was promoted in the node's place</span>";
+    }
+    return esc(e) + at;
+  }
 
   // ---------- colours and styles ----------
 
@@ -81,8 +119,14 @@
     lease: "rgba(26,115,232,0.18)", leaseOpen: "rgba(26,115,232,0.09)", leaseEdge: "rgba(26,115,232,0.6)", leaseTail: "#e37400",
     csOK: "#1a73e8", csLate: "#e37400",
     viol: "#d93025", violBand: "rgba(217,48,37,0.16)", hover: "#202124",
-    stuck: "#6d4c41", stuckLine: "rgba(109,76,65,0.55)"
+    stuck: "#6d4c41", stuckLine: "rgba(109,76,65,0.55)",
+    nodeHead: "#f1f3f4", renewal: "#d01884", nodeLine: "#7b1fa2", unowned: "#dadce0",
+    endExpired: "#5f6368", endDeleted: "#d93025", endOverwritten: "#e8710a", endRestart: "#7b1fa2", endOther: "#202124"
   };
+  // A holder's colour on the node lanes: the same worker is the same colour on every node.
+  var OWNER_COLOURS = ["#8ab4f8", "#81c995", "#fdd663", "#f6aea9", "#c58af9", "#78d9ec", "#fcad70", "#aecbfa", "#bcaaa4", "#e6c9a8", "#a8dab5", "#fbbc04"];
+  function ownerColour(o) { return o >= 0 ? OWNER_COLOURS[o % OWNER_COLOURS.length] : C.unowned; }
+  var END_STYLES = { expired: "endExpired", deleted: "endDeleted", overwritten: "endOverwritten", restart: "endRestart", moved: "endRestart" };
   var FAULT_COLOURS = ["#f4b400", "#ab47bc", "#00acc1", "#ef6c00", "#5c6bc0", "#8d6e63", "#43a047", "#ec407a"];
   var faultNames = [];
   faults.forEach(function (f) { if (faultNames.indexOf(f.name) < 0) { faultNames.push(f.name); } });
@@ -91,8 +135,9 @@
     var n = parseInt(hex.slice(1), 16);
     return "rgba(" + (n >> 16) + "," + ((n >> 8) & 255) + "," + (n & 255) + "," + a + ")";
   }
-  var laneIndex = {};
+  var laneIndex = {}, nodeIndex = {};
   lanes.forEach(function (w, i) { laneIndex[w] = i; });
+  nodes.forEach(function (n, i) { nodeIndex[n] = i; });
 
   var canvas = document.getElementById("tl");
   var ctx = canvas.getContext("2d");
@@ -114,7 +159,8 @@
     abandoned: hatch("#f9ab00", "#fef7e0"),
     fenced: hatch("#d01884", "#fde7f3"),
     unknown: hatch("#9aa0a6", "#f1f3f4"),
-    stuck: hatch("#6d4c41", "#efebe9")
+    stuck: hatch("#6d4c41", "#efebe9"),
+    nodeDown: hatch("rgba(95,99,104,0.45)", "rgba(232,234,237,0.6)")
   };
   function csStyle(out, why) {
     if (out === OK) { return "csOK"; }
@@ -133,6 +179,11 @@
   var LANES_TOP = AXIS_H + FAULT_H;
   // Rows inside a lane, relative to its top.
   var OPS_Y = 3, OPS_H = 5, BAND_Y = 11, BAND_H = 16, CS_Y = 13, CS_H = 12;
+  // Node lanes, under the workers' after a titled gap: a strip for the node's lifecycle, then a row per key.
+  var NODE_HEAD = nodes.length ? 18 : 0, NODE_EV_H = 10, KEY_H = 14, NODE_H = NODE_EV_H + NK * KEY_H + 3;
+  var NODES_TOP = LANES_TOP + Math.max(lanes.length, 1) * LANE_H + NODE_HEAD;
+  function nodeY(n) { return NODES_TOP + n * NODE_H; }
+  function rowY(row) { return nodeY(Math.floor(row / NK)) + NODE_EV_H + (row % NK) * KEY_H; }
 
   var W = 0, H = 0, plotW = 1, dpr = 1;
   var v0 = -PAD, v1 = END + PAD;
@@ -144,7 +195,7 @@
   function resize() {
     dpr = window.devicePixelRatio || 1;
     W = Math.max(wrap.clientWidth, 300);
-    H = LANES_TOP + Math.max(lanes.length, 1) * LANE_H + 4;
+    H = NODES_TOP + nodes.length * NODE_H + 4;
     plotW = Math.max(W - LABEL_W - RIGHT, 10);
     canvas.width = Math.round(W * dpr); canvas.height = Math.round(H * dpr);
     canvas.style.height = H + "px";
@@ -202,6 +253,7 @@
       ctx.fillStyle = l % 2 ? C.laneB : C.laneA;
       ctx.fillRect(LABEL_W, LANES_TOP + l * LANE_H, plotW, LANE_H);
     }
+    drawNodeBackgrounds();
 
     // Fault windows: shaded across every lane, the targeted lanes more.
     ctx.save();
@@ -215,6 +267,8 @@
       (f.targets || []).forEach(function (t) {
         var li = laneIndex[t];
         if (li !== undefined) { ctx.fillStyle = rgba(col, 0.22); ctx.fillRect(a, LANES_TOP + li * LANE_H, Math.max(b - a, 1), LANE_H); }
+        var ni = nodeIndex[t];
+        if (ni !== undefined) { ctx.fillStyle = rgba(col, 0.22); ctx.fillRect(a, nodeY(ni), Math.max(b - a, 1), NODE_H); }
       });
       if (b - a >= 6) { // edges only where they help: a window a few pixels wide is its shading
         ctx.strokeStyle = rgba(col, 0.7); ctx.lineWidth = 1;
@@ -273,6 +327,7 @@
       for (i = 0; i < tails.length; i += 3) { ctx.moveTo(tails[i], tails[i + 2]); ctx.lineTo(tails[i + 1], tails[i + 2]); }
       ctx.stroke(); ctx.setLineDash([]);
     }
+    var holdsDrawn = drawNodeItems(tMin, tMax);
 
     // Violating pairs: the overlap shaded, each section outlined, the pair joined and named.
     var outlined = 0;
@@ -315,9 +370,14 @@
         ctx.fillText(label, lx + 4, labelY + CS_Y + 6);
       }
     });
+    var nodeHi = drawNodeMarks();
 
     // The hovered item.
-    if (hover && hover.kind !== "fault" && hover.kind !== "stuck") {
+    if (hover && hover.kind === "hold") {
+      var hh = K.hold, hy0 = rowY(hover.lane), hx0 = x(hh.t0[hover.i]), hx1 = Math.max(x(hh.t1[hover.i]), hx0 + 1);
+      ctx.strokeStyle = C.hover; ctx.lineWidth = 1.5;
+      ctx.strokeRect(hx0 - 1, hy0, hx1 - hx0 + 2, KEY_H - 1);
+    } else if (hover && hover.kind !== "fault" && hover.kind !== "stuck" && !NODE_KINDS[hover.kind]) {
       var hk = K[hover.kind], hy = LANES_TOP + hover.lane * LANE_H;
       var ry = hover.kind === "cs" ? CS_Y : hover.kind === "lease" ? BAND_Y : OPS_Y;
       var rh = hover.kind === "cs" ? CS_H : hover.kind === "lease" ? BAND_H : OPS_H;
@@ -379,6 +439,7 @@
       ctx.fillText(lanes[l], 8, y + LANE_H / 2);
       ctx.strokeStyle = C.line; ctx.beginPath(); ctx.moveTo(0, y + LANE_H - 0.5); ctx.lineTo(W, y + LANE_H - 0.5); ctx.stroke();
     }
+    drawNodeLabels();
     ctx.strokeStyle = C.line; ctx.beginPath(); ctx.moveTo(LABEL_W - 0.5, 0); ctx.lineTo(LABEL_W - 0.5, H); ctx.stroke();
     if (!lanes.length) {
       ctx.fillStyle = C.muted; ctx.font = "13px system-ui, sans-serif";
@@ -392,6 +453,11 @@
     body.setAttribute("data-lanes", String(lastFrame.lanes));
     body.setAttribute("data-outlined", String(outlined));
     body.setAttribute("data-stuck-drawn", String(stuckDrawn));
+    body.setAttribute("data-node-lanes", String(nodes.length));
+    body.setAttribute("data-holds-in-view", String(holdsDrawn.inView));
+    body.setAttribute("data-holds-drawn", String(holdsDrawn.bars));
+    body.setAttribute("data-node-highlighted", String(nodeHi.outlined));
+    body.setAttribute("data-node-lost", String(nodeHi.lost));
     body.setAttribute("data-draw-ms", lastFrame.ms.toFixed(1));
   }
 
@@ -442,6 +508,174 @@
       if (k.t1[i] < tMin) { continue; }
       rect(pal[k.s.out[i]], x(k.t0[i]), y + OPS_Y, x(k.t1[i]), OPS_H);
     }
+  }
+
+  // ---------- node lanes ----------
+
+  // Node lanes' backgrounds, the title of their block, and each node's down stretches hatched across its lane.
+  function drawNodeBackgrounds() {
+    if (!nodes.length) { return; }
+    ctx.fillStyle = C.nodeHead; ctx.fillRect(0, NODES_TOP - NODE_HEAD, W, NODE_HEAD);
+    ctx.fillStyle = C.muted; ctx.font = "11px system-ui, sans-serif"; ctx.textBaseline = "middle";
+    ctx.fillText("lock servers: each key's holder as the node itself saw it (nodes.jsonl)", LABEL_W + 6, NODES_TOP - NODE_HEAD / 2);
+    for (var n = 0; n < nodes.length; n++) {
+      ctx.fillStyle = n % 2 ? C.laneB : C.laneA;
+      ctx.fillRect(LABEL_W, nodeY(n), plotW, NODE_H);
+    }
+    ctx.save(); ctx.beginPath(); ctx.rect(LABEL_W, NODES_TOP, plotW, H - NODES_TOP); ctx.clip();
+    ctx.fillStyle = P.nodeDown;
+    nodeDown.forEach(function (d) {
+      var a = x(d.from), b = Math.max(x(d.to), a + 2);
+      if (b >= LABEL_W && a <= W - RIGHT) { ctx.fillRect(a, nodeY(d.node), b - a, NODE_H); }
+    });
+    ctx.restore();
+  }
+
+  // Holds in view, row by row: a bar in its holder's colour, a cap at its end in the colour of how it ended, a tick
+  // for each renewal by another client, the holder's name when the bar has room, and the lifecycle markers. Zoomed
+  // out, a hold that falls in a pixel column a bar already covers is not drawn again, and caps are left to bars
+  // wide enough to show them, so a frame costs what the screen can show. Returns how many holds are in view and how
+  // many bars were drawn.
+  function drawNodeItems(tMin, tMax) {
+    var k = K.hold, r = K.renew, inView = 0, bars = 0, names = [], caps = [], row, i, y;
+    for (row = 0; row < nodes.length * NK; row++) {
+      y = rowY(row) + 2;
+      var covered = -Infinity;
+      for (i = firstFrom(k, row, tMin); i < k.off[row + 1] && k.t0[i] <= tMax; i++) {
+        if (k.t1[i] < tMin) { continue; }
+        inView++;
+        var a = x(k.t0[i]), b = x(k.t1[i]);
+        if (b <= covered) { continue; }
+        rect(ownerColour(k.s.owner[i]), a, y, b, KEY_H - 4);
+        bars++;
+        covered = Math.max(covered, a + 1, b);
+        if (b - a > 44) { names.push(a, b, y, k.s.owner[i]); }
+        if (k.s.end[i] >= 0 && b - a >= 6) { caps.push(b, y - 1, END_STYLES[text(k.s.end[i])] || "endOther"); }
+      }
+    }
+    flush();
+    for (i = 0; i < caps.length; i += 3) { rect(caps[i + 2], caps[i] - 3, caps[i + 1], caps[i], KEY_H - 2); }
+    for (row = 0; row < nodes.length * NK; row++) {
+      y = rowY(row);
+      for (i = firstFrom(r, row, tMin); i < r.off[row + 1] && r.t0[i] <= tMax; i++) {
+        var rx = x(r.t0[i]);
+        rect("renewal", rx - 1, y, rx + 1, KEY_H);
+      }
+    }
+    flush();
+    ctx.font = "10px system-ui, sans-serif"; ctx.fillStyle = C.text; ctx.textBaseline = "middle";
+    for (i = 0; i < names.length; i += 4) {
+      var ta = Math.max(names[i], LABEL_W) + 3, room = Math.min(names[i + 1], W - RIGHT) - ta - 5;
+      if (room < 20) { continue; }
+      ctx.save(); ctx.beginPath(); ctx.rect(ta, names[i + 2], room, KEY_H - 4); ctx.clip();
+      ctx.fillText(whoName(names[i + 3]), ta, names[i + 2] + (KEY_H - 4) / 2 + 0.5);
+      ctx.restore();
+    }
+    drawNodeEvents();
+    return { inView: inView, bars: bars };
+  }
+
+  // Lifecycle markers on each node's strip: a dot per event, and a dashed line across the lane where a restart or a
+  // failover emptied it.
+  function drawNodeEvents() {
+    var colours = { up: "#188038", down: "#d93025", restart: C.nodeLine, moved: C.nodeLine, note: "#1a73e8" };
+    nodeEvents.forEach(function (e) {
+      var ex = x(e.t), y = nodeY(e.node);
+      if (ex < LABEL_W - 4 || ex > W - RIGHT + 4) { return; }
+      if (e.kind === "restart" || e.kind === "moved") {
+        ctx.strokeStyle = C.nodeLine; ctx.lineWidth = 1.5; ctx.setLineDash([3, 2]);
+        ctx.beginPath(); ctx.moveTo(ex, y + NODE_EV_H / 2); ctx.lineTo(ex, y + NODE_H); ctx.stroke(); ctx.setLineDash([]);
+      }
+      ctx.fillStyle = colours[e.kind] || C.muted;
+      ctx.beginPath();
+      if (e.kind === "note") { ctx.moveTo(ex, y + 1); ctx.lineTo(ex + 4, y + NODE_EV_H / 2); ctx.lineTo(ex, y + NODE_EV_H - 1); ctx.lineTo(ex - 4, y + NODE_EV_H / 2); }
+      else { ctx.arc(ex, y + NODE_EV_H / 2, 3.5, 0, 2 * Math.PI); }
+      ctx.fill();
+    });
+  }
+
+  // The violating pairs on the node lanes: each holder's hold outlined and tagged V1 A, V1 B; where the first
+  // holder lost its lock before the second took it, that end ringed and named. Returns what was drawn.
+  function drawNodeMarks() {
+    var k = K.hold, out = { outlined: 0, lost: 0 };
+    ctx.save(); ctx.beginPath(); ctx.rect(LABEL_W, NODES_TOP, plotW, H - NODES_TOP); ctx.clip();
+    marks.forEach(function (m, mi) {
+      (m.holds || []).forEach(function (h) {
+        var row = holdRow(h.hold), y = rowY(row), a = x(k.t0[h.hold]), b = Math.max(x(k.t1[h.hold]), a + 2);
+        if (b < LABEL_W - 4 || a > W) { return; }
+        out.outlined++;
+        ctx.strokeStyle = C.viol; ctx.lineWidth = mi === selected ? 3 : 2;
+        ctx.strokeRect(a - 1, y + 0.5, b - a + 2, KEY_H - 1);
+        highlightRenewals(h.hold, row);
+        drawHoldTag(m, h, a, b, y);
+        if (h.lost && x(k.t1[h.hold]) <= W - RIGHT) { drawLost(h.hold, y); out.lost++; }
+      });
+    });
+    ctx.restore();
+    return out;
+  }
+
+  // A highlighted hold's tag inside its bar: "V1 A g1w10", or "V1 A" when that does not fit, or none.
+  function drawHoldTag(m, h, a, b, y) {
+    var part = "AB".charAt(h.part), tags = ["V" + m.n + " " + part + " " + whoName(K.hold.s.owner[h.hold]), "V" + m.n + " " + part];
+    var ta = Math.max(a, LABEL_W) + 2, room = Math.min(b, W - RIGHT) - ta - 2;
+    ctx.font = "bold 10px system-ui, sans-serif";
+    for (var j = 0; j < tags.length; j++) {
+      var tw = ctx.measureText(tags[j]).width + 6;
+      if (tw > room) { continue; }
+      ctx.fillStyle = C.viol; ctx.fillRect(ta, y + 2, tw, KEY_H - 4);
+      ctx.fillStyle = "#fff"; ctx.textBaseline = "middle"; ctx.fillText(tags[j], ta + 3, y + KEY_H / 2);
+      return;
+    }
+  }
+
+  // The end that took the first holder's lock: a red ring with how it ended beside it.
+  function drawLost(i, y) {
+    var e = x(K.hold.t1[i]), cy = y + KEY_H / 2, label = endShort(i);
+    ctx.strokeStyle = C.viol; ctx.lineWidth = 2.5;
+    ctx.beginPath(); ctx.arc(e, cy, 7, 0, 2 * Math.PI); ctx.stroke();
+    ctx.font = "bold 10px system-ui, sans-serif";
+    var lw = ctx.measureText(label).width + 6;
+    ctx.fillStyle = "#fff"; ctx.fillRect(e + 9, cy - 6, lw, 12);
+    ctx.fillStyle = C.viol; ctx.textBaseline = "middle"; ctx.fillText(label, e + 12, cy + 0.5);
+  }
+
+  // The renewals of a highlighted hold by other clients, drawn taller in the violation's colour.
+  function highlightRenewals(hi, row) {
+    var r = K.renew, k = K.hold;
+    for (var i = firstFrom(r, row, k.t0[hi]); i < r.off[row + 1] && r.t0[i] <= k.t1[hi]; i++) {
+      if (r.s.hold[i] !== hi) { continue; }
+      var rx = x(r.t0[i]), y = rowY(row);
+      ctx.fillStyle = C.viol; ctx.fillRect(rx - 1.5, y - 3, 3, KEY_H + 4);
+    }
+  }
+
+  // Which row a hold is on: the row whose range of indices holds it.
+  function holdRow(i) {
+    var off = K.hold.off, lo = 0, hi = off.length - 2;
+    while (lo < hi) { var mid = (lo + hi + 1) >> 1; if (off[mid] <= i) { lo = mid; } else { hi = mid - 1; } }
+    return lo;
+  }
+
+  // Node names and key names in the label column, kept inside it.
+  function drawNodeLabels() {
+    if (!nodes.length) { return; }
+    ctx.save(); ctx.beginPath(); ctx.rect(0, NODES_TOP - NODE_HEAD, LABEL_W - 1, H); ctx.clip();
+    ctx.fillStyle = C.nodeHead; ctx.fillRect(0, NODES_TOP - NODE_HEAD, LABEL_W, NODE_HEAD);
+    ctx.fillStyle = C.muted; ctx.font = "11px system-ui, sans-serif"; ctx.textBaseline = "middle";
+    ctx.fillText("servers", 8, NODES_TOP - NODE_HEAD / 2);
+    for (var n = 0; n < nodes.length; n++) {
+      var y = nodeY(n);
+      ctx.fillStyle = C.text; ctx.font = "600 12px ui-monospace, Menlo, Consolas, monospace"; ctx.textAlign = "left";
+      ctx.fillText(nodes[n], 8, y + NODE_EV_H + KEY_H / 2);
+      ctx.fillStyle = C.muted; ctx.font = "10px ui-monospace, Menlo, Consolas, monospace"; ctx.textAlign = "right";
+      for (var kk = 0; kk < nodeKeys.length; kk++) { ctx.fillText(nodeKeys[kk], LABEL_W - 5, y + NODE_EV_H + kk * KEY_H + KEY_H / 2); }
+      ctx.textAlign = "left";
+    }
+    ctx.restore();
+    ctx.strokeStyle = C.line; ctx.beginPath();
+    for (n = 0; n < nodes.length; n++) { ctx.moveTo(0, nodeY(n) + NODE_H - 0.5); ctx.lineTo(W, nodeY(n) + NODE_H - 0.5); }
+    ctx.stroke();
   }
 
   // ---------- overview ----------
@@ -525,6 +759,10 @@
     if (!m) { return; }
     var lo = Infinity, hi = -Infinity;
     m.parts.forEach(function (p) { lo = Math.min(lo, p.t0); hi = Math.max(hi, p.t1); });
+    (m.holds || []).forEach(function (h) {
+      var t = h.lost ? K.hold.t1[h.hold] : h.part === 1 ? K.hold.t0[h.hold] : null;
+      if (t !== null) { lo = Math.min(lo, t); hi = Math.max(hi, t); }
+    });
     var pad = Math.max((hi - lo) * 0.3, 2e6);
     selected = mi; selectedStuck = -1;
     setView(lo - pad, hi + pad);
@@ -555,6 +793,7 @@
       if (st && st.from - tol <= t && t <= st.to + tol) { return { kind: "stuck", i: row - STUCK_ROW0, t: t }; }
       return null;
     }
+    if (py >= NODES_TOP && nodes.length) { return hitNode(py, t, tol); }
     var l = Math.floor((py - LANES_TOP) / LANE_H);
     if (l < 0 || l >= lanes.length) { return null; }
     var dy = py - LANES_TOP - l * LANE_H, i;
@@ -575,6 +814,33 @@
     return null;
   }
 
+  // On a node lane: a lifecycle marker on its strip, else a renewal tick or a hold on a key's row, else the node's
+  // down stretch.
+  function hitNode(py, t, tol) {
+    var n = Math.floor((py - NODES_TOP) / NODE_H), i;
+    if (n < 0 || n >= nodes.length) { return null; }
+    var dy = py - nodeY(n), best = -1, bd = Infinity;
+    if (dy < NODE_EV_H) {
+      nodeEvents.forEach(function (e, ei) {
+        var d = Math.abs(e.t - t);
+        if (e.node === n && d <= 2 * tol && d < bd) { best = ei; bd = d; }
+      });
+      if (best >= 0) { return { kind: "nodeev", i: best, t: t }; }
+    }
+    var kr = Math.floor((dy - NODE_EV_H) / KEY_H);
+    if (dy >= NODE_EV_H && kr < NK) {
+      var row = n * NK + kr;
+      i = find(K.renew, row, t, tol);
+      if (i >= 0) { return { kind: "renew", lane: row, i: i, t: t }; }
+      i = find(K.hold, row, t, tol);
+      if (i >= 0) { return { kind: "hold", lane: row, i: i, t: t }; }
+    }
+    for (i = 0; i < nodeDown.length; i++) {
+      if (nodeDown[i].node === n && nodeDown[i].from <= t && t <= nodeDown[i].to) { return { kind: "down", i: i, t: t }; }
+    }
+    return null;
+  }
+
   function activeFaults(t) {
     return faults.filter(function (f) { return f.from <= t && t <= f.to; }).map(function (f) {
       return esc(f.name) + (f.targets && f.targets.length ? " <span class=\"t-dim\">" + esc(f.targets.join(" ")) + "</span>" : "");
@@ -591,6 +857,7 @@
       return out.join("<br>");
     }
     if (h.kind === "stuck") { return describeStuck(stuck[h.i]); }
+    if (NODE_KINDS[h.kind]) { return [describeNode(h)].concat(faultsAt(h.t)).join("<br>"); }
     k = K[h.kind]; i = h.i; s = k.s;
     var who = esc(lanes[h.lane]) + (keyName(s.key[i]) ? " · key " + esc(keyName(s.key[i])) : "");
     if (h.kind === "cs") {
@@ -632,8 +899,45 @@
       if (s.fence[i]) { out.push("fence " + s.fence[i]); }
       if (text(s.err[i])) { out.push("error: " + esc(text(s.err[i]))); }
     }
-    var af = activeFaults(h.t);
-    if (af.length) { out.push("<span class=\"t-dim\">faults at this instant:</span> " + af.join(", ")); }
+    return out.concat(faultsAt(h.t)).join("<br>");
+  }
+
+  // The line naming the faults in force at t, none when there are none.
+  function faultsAt(t) {
+    var af = activeFaults(t);
+    return af.length ? ["<span class=\"t-dim\">faults at this instant:</span> " + af.join(", ")] : [];
+  }
+
+  // A hold, a renewal of one, a lifecycle event or a down stretch, as HTML.
+  function describeNode(h) {
+    var out = [], k = K.hold, s = k.s, i = h.i;
+    if (h.kind === "nodeev") {
+      var e = nodeEvents[i];
+      return "<b>" + esc(nodes[e.node]) + " " + esc(e.kind) + "</b> at " + fmtT(e.t) + (e.note ? "<br>" + esc(e.note) : "");
+    }
+    if (h.kind === "down") {
+      var d = nodeDown[i];
+      return "<b>" + esc(nodes[d.node]) + " down</b> from " + fmtT(d.from) +
+        (d.healed ? " to " + fmtT(d.to) + " (" + fmtD(d.to - d.from) + ")" : ", <span class=\"t-warn\">not back up</span> when the run ends");
+    }
+    if (h.kind === "renew") {
+      var r = K.renew, held = r.s.hold[i];
+      return "<b>renewal by " + esc(whoName(r.s.by[i])) + "</b> of " + esc(whoName(s.owner[held])) + "'s hold of " + esc(rowName(h.lane)) +
+        " at " + fmtT(r.t0[i]) + "<br><span class=\"t-warn\">a renewal that checks no owner extends whoever holds the key</span>";
+    }
+    out.push("<b>" + esc(rowName(h.lane)) + "</b>: held by <b>" + esc(whoName(s.owner[i])) + "</b>");
+    out.push("from " + fmtT(k.t0[i]) + " for " + fmtD(k.t1[i] - k.t0[i]) + ", as the node saw it");
+    out.push(endLong(i));
+    var rs = [], r2 = K.renew;
+    for (var j = firstFrom(r2, h.lane, k.t0[i]); j < r2.off[h.lane + 1] && r2.t0[j] <= k.t1[i]; j++) {
+      if (r2.s.hold[j] === i) { rs.push(esc(whoName(r2.s.by[j])) + " at " + fmtT(r2.t0[j])); }
+    }
+    if (rs.length) { out.push("<span class=\"t-bad\">renewed by other clients:</span> " + rs.slice(0, 4).join(", ") + (rs.length > 4 ? ", …" : "")); }
+    (holdMarks[i] || []).forEach(function (hm) {
+      var m = marks[hm.mi], p = m.parts[hm.part];
+      out.push("<span class=\"t-bad\"><b>V" + m.n + "</b>: " + "AB".charAt(hm.part) + "'s hold (" + esc(p ? p.worker : "") + ")" +
+        (hm.lost ? "; its end is how it lost the lock" : "") + "</span>");
+    });
     return out.join("<br>");
   }
 
@@ -751,6 +1055,32 @@
     return stuck.length;
   }
 
+  // Every lifecycle event and down stretch, the first holds and renewals of every row shown in the tooltip; each
+  // violating pair's highlighted holds zoomed to and found by the hit test at the middle of their visible part.
+  function selfTestNodes() {
+    var n = 0, row, i;
+    function tipOf(h) { showTip(h, LABEL_W, NODES_TOP); n++; }
+    nodeEvents.forEach(function (e, ei) { tipOf({ kind: "nodeev", i: ei, t: e.t }); });
+    nodeDown.forEach(function (d, di) { tipOf({ kind: "down", i: di, t: d.from }); });
+    for (row = 0; row < nodes.length * NK; row++) {
+      for (i = K.hold.off[row]; i < K.hold.off[row + 1] && i < K.hold.off[row] + 40; i++) { tipOf({ kind: "hold", lane: row, i: i, t: K.hold.t0[i] }); }
+      for (i = K.renew.off[row]; i < K.renew.off[row + 1] && i < K.renew.off[row] + 40; i++) { tipOf({ kind: "renew", lane: row, i: i, t: K.renew.t0[i] }); }
+    }
+    tip.hidden = true;
+    marks.forEach(function (m, mi) {
+      showMark(mi, false); draw();
+      (m.holds || []).forEach(function (h) {
+        var row = holdRow(h.hold), a = Math.max(K.hold.t0[h.hold], v0), b = Math.min(K.hold.t1[h.hold], v1);
+        if (a > b) { return; }
+        var px = x((a + b) / 2), py = rowY(row) + KEY_H / 2, got = hit(px, py);
+        var ok = got && ((got.kind === "hold" && got.i === h.hold) || (got.kind === "renew" && K.renew.s.hold[got.i] === h.hold));
+        if (!ok) { throw new Error("V" + m.n + ": hit test at its hold " + h.hold + " found " + JSON.stringify(got)); }
+        hover = got; showTip(got, px, py); draw(); n++;
+      });
+    });
+    return n;
+  }
+
   function selfTest() {
     var n = 0, l, i;
     ["acquire", "extend", "release", "lease", "cs"].forEach(function (kind) {
@@ -771,6 +1101,7 @@
       });
     });
     n += selfTestStuck();
+    n += selfTestNodes();
     setView(-PAD, END + PAD);
     for (var py = 0; py < H; py += 4) {
       for (var px = LABEL_W; px < W; px += 23) { var h2 = hit(px, py); if (h2) { describe(h2); n++; } }
