@@ -26,7 +26,7 @@ GATE_CI_SCENARIOS ?= baseline,client-stall,crash-restart,clock-jump,delayed-rest
 PARALLEL ?=
 
 
-.PHONY: build scenario test test-short test-deps bench deps clean compare gate gate-ci readme-table mutants mutants-ci
+.PHONY: build scenario test test-short test-deps bench deps clean compare gate gate-ci gate-shard gate-merge readme-table mutants mutants-ci
 build:
 	$(GO) build -o $(BIN) ./cmd/redlock-harness
 
@@ -73,6 +73,14 @@ compare: deps build
 # gate holds every cell of scenarios/expectations.yaml to its expectation on 10 seeds (exit 1 on a regression).
 gate: deps build
 	./$(BIN) gate $(if $(FROM),--from $(FROM),--seeds 10 $(if $(PARALLEL),--parallel $(PARALLEL))) --junit results/gate-junit.xml
+
+# gate-shard makes shard SHARD=i/n of the full gate (10 seeds) on this machine, for n machines sharing it; gate-merge
+# judges the shards' outputs together (SHARDS=the shard directories under results/gate/).
+gate-shard: deps build
+	./$(BIN) gate --seeds 10 --shard $(SHARD) --quiet $(if $(PARALLEL),--parallel $(PARALLEL))
+
+gate-merge: build
+	./$(BIN) gate --merge --junit results/gate-junit.xml $(SHARDS)
 
 # gate-ci is the short profile CI runs on every change: every strategy under five scenarios at their full length,
 # one seed each, holding only the cells whose outcome was the same on all 10 measured seeds (a cell caught on some

@@ -233,12 +233,17 @@ func (r *runner) setup(ctx context.Context, env *fault.Env, dir string) (*worklo
 	r.hw, r.clock = hw, clock
 	r.mu.Unlock()
 	r.cleanup(func() { _ = hw.Close() })
-	if !r.cfg.NoNodeRecord {
+	prefix := ""
+	if kp, ok := r.backend.(cluster.KeyPrefixer); ok {
+		prefix = kp.KeyPrefix()
+	}
+	_, shared := r.backend.(cluster.KeyPrefixer)
+	if !r.cfg.NoNodeRecord && !shared { // MONITOR is not the harness's to run on servers it shares with others
 		addrs := map[string]string{}
 		for _, n := range nodes {
 			addrs[n.Name] = n.Addr
 		}
-		rec, err := record.Start(filepath.Join(dir, history.NodeFile), clock, addrs, workload.IsLockKey)
+		rec, err := record.Start(filepath.Join(dir, history.NodeFile), clock, addrs, workload.LockKeys(prefix))
 		if err != nil {
 			return nil, nil, setupErr(err)
 		}
@@ -249,11 +254,17 @@ func (r *runner) setup(ctx context.Context, env *fault.Env, dir string) (*worklo
 		r.cleanup(func() { r.bounded("close the node record", rec.Close) })
 	}
 	sc := r.sc
-	wl := workload.New(workload.Config{
+	wcfg := workload.Config{
 		Groups: sc.Groups, Workers: sc.Workers, Keys: sc.Keys,
 		HoldMin: sc.Hold.Min.D(), HoldMax: sc.Hold.Max.D(), ThinkMin: sc.Think.Min.D(), ThinkMax: sc.Think.Max.D(),
 		Careless: sc.Client == "careless", Greedy: sc.Client == "greedy", Strategy: r.cfg.Strategy, Lock: r.opts, Seed: r.cfg.Seed, Fenced: r.fenced,
-	}, func(g int) []string { return addrs[g] }, hw)
+		KeyPrefix: prefix,
+	}
+	if co, ok := r.backend.(cluster.ClientOptioner); ok {
+		o := co.ClientOptions()
+		wcfg.Username, wcfg.Password, wcfg.TLS = o.Username, o.Password, o.TLS
+	}
+	wl := workload.New(wcfg, func(g int) []string { return addrs[g] }, hw)
 	env.Workload = wl
 	nem, err := fault.NewNemesis(env, hw, r.cfg.Seed, r.total)
 	if err != nil {

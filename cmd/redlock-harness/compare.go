@@ -22,8 +22,11 @@ type matrixFlags struct {
 	seeds                 string
 	duration              time.Duration
 	parallel              int
-	out, backend          string
+	out                   string
+	backend               backendFlags
 	quiet, noRecord       bool
+	shard                 string
+	merge                 bool
 }
 
 func (m *matrixFlags) register(fs *flag.FlagSet, seeds string) {
@@ -33,9 +36,11 @@ func (m *matrixFlags) register(fs *flag.FlagSet, seeds string) {
 	fs.DurationVar(&m.duration, "duration", 0, "override every scenario's duration")
 	fs.IntVar(&m.parallel, "parallel", defaultParallel(), "runs at once (each owns its nodes, ports and proxies); default: two per CPU")
 	fs.StringVar(&m.out, "out", "results", "results directory")
-	fs.StringVar(&m.backend, "backend", "local", "where the nodes run")
+	m.backend.register(fs)
 	fs.BoolVar(&m.quiet, "quiet", false, "no line per run")
 	fs.BoolVar(&m.noRecord, "no-node-record", false, "keep no record of what the nodes saw (causes inferred from beliefs alone)")
+	fs.StringVar(&m.shard, "shard", "", "make only shard i of n of the runs (i/n), for n machines sharing the matrix; --merge puts them together")
+	fs.BoolVar(&m.merge, "merge", false, "run nothing: merge the shard directories (or their matrix.json) given as arguments")
 }
 
 func splitList(s string, all []string, check func(string) error) ([]string, error) {
@@ -60,12 +65,18 @@ func (m *matrixFlags) plan(cells []matrix.Cell) (matrix.Plan, error) {
 	if err != nil {
 		return matrix.Plan{}, err
 	}
-	mk, err := backendMaker(m.backend)
+	mk, err := m.backend.maker()
 	if err != nil {
 		return matrix.Plan{}, err
 	}
-	return matrix.Plan{Cells: cells, Seeds: seeds, Duration: m.duration, Parallel: m.parallel, OutDir: m.out, Backend: mk,
-		NoNodeRecord: m.noRecord}, nil
+	p := matrix.Plan{Cells: cells, Seeds: seeds, Duration: m.duration, Parallel: m.parallel, OutDir: m.out, Backend: mk,
+		NoNodeRecord: m.noRecord}
+	if m.shard != "" {
+		if p.Shard, err = matrix.ParseShard(m.shard); err != nil {
+			return matrix.Plan{}, err
+		}
+	}
+	return p, nil
 }
 
 func (m *matrixFlags) names() ([]string, []string, error) {
@@ -113,6 +124,9 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	stopEarly := fs.Bool("stop-on-violation", false, "end each run at its first violation (time to first violation, not rates of violations per run)")
 	if code, ok := parseFlags(fs, args, stderr); !ok {
 		return code
+	}
+	if mf.merge {
+		return mergeMatrix("compare", fs.Args(), mf.out, stdout, stderr)
 	}
 	scs, sts, err := mf.names()
 	if err != nil {
@@ -204,7 +218,15 @@ func cmdGate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var m *matrix.Matrix
 	var nSeeds int
-	if *from != "" {
+	if mf.merge {
+		if m, err = matrix.ReadShards(fs.Args()); err != nil {
+			fmt.Fprintf(stderr, "gate: %v\n", err)
+			return exitNoRun
+		}
+		m = m.Only(cells)
+		nSeeds = len(m.Seeds)
+		fmt.Fprintf(stdout, "gate: %d shards merged, held to %s, %d seeds per cell\n", len(fs.Args()), exp.File, nSeeds)
+	} else if *from != "" {
 		if m, err = matrix.ReadJSON(*from); err != nil {
 			fmt.Fprintf(stderr, "gate: %v\n", err)
 			return exitNoRun
@@ -241,6 +263,16 @@ func cmdGate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitNoRun
 		}
 	}
+	if mf.shard != "" && !mf.merge {
+		// A shard holds part of the runs: judged alone, every cell would be short of seeds. Merge first.
+		dir := filepath.Join(mf.out, "gate", time.Now().Format("20060102-150405")+"-shard"+strings.ReplaceAll(mf.shard, "/", "of"))
+		if err := m.WriteAll(dir); err != nil {
+			fmt.Fprintf(stderr, "gate: %v\n", err)
+			return exitNoRun
+		}
+		fmt.Fprintf(stdout, "\ngate: shard %s written to %s; judge the whole with `gate --merge DIR…`\n", mf.shard, dir)
+		return exitValid
+	}
 	res := matrix.Evaluate(m, exp, *share)
 	dir := filepath.Join(mf.out, "gate", time.Now().Format("20060102-150405"))
 	if err := m.WriteAll(dir); err != nil {
@@ -272,5 +304,22 @@ func cmdGate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(failed) > 0 {
 		return exitInvalid
 	}
+	return exitValid
+}
+
+// mergeMatrix puts the matrices of shard directories together and writes the whole as compare does.
+func mergeMatrix(name string, dirs []string, out string, stdout, stderr io.Writer) int {
+	m, err := matrix.ReadShards(dirs)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return exitNoRun
+	}
+	dir := filepath.Join(out, name, time.Now().Format("20060102-150405")+"-merged")
+	if err := m.WriteAll(dir); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return exitNoRun
+	}
+	_ = m.WriteMarkdown(stdout)
+	fmt.Fprintf(stdout, "\n%d shards merged: %s/matrix.{md,json,html}\n", len(dirs), dir)
 	return exitValid
 }

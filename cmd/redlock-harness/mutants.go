@@ -43,18 +43,32 @@ func cmdMutants(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return exitNoRun
 		}
 	}
-	p, err := mf.plan(matrix.MutantCells(mutants, plans, scs))
-	if err != nil {
-		fmt.Fprintf(stderr, "mutants: %v\n", err)
-		return exitNoRun
-	}
-	p.StopOnViolation = matrix.IsMutantCell
 	start := time.Now()
-	fmt.Fprintf(stdout, "mutants: %d mutants and their twins, seeds %s; a mutant's runs end at its first violation\n", len(mutants), mf.seeds)
-	m, err := runMatrix(ctx, p, mf.quiet, stdout)
+	var m *matrix.Matrix
+	if mf.merge {
+		m, err = matrix.ReadShards(fs.Args())
+	} else {
+		var p matrix.Plan
+		if p, err = mf.plan(matrix.MutantCells(mutants, plans, scs)); err != nil {
+			fmt.Fprintf(stderr, "mutants: %v\n", err)
+			return exitNoRun
+		}
+		p.StopOnViolation = matrix.IsMutantCell
+		fmt.Fprintf(stdout, "mutants: %d mutants and their twins, seeds %s; a mutant's runs end at its first violation\n", len(mutants), mf.seeds)
+		m, err = runMatrix(ctx, p, mf.quiet, stdout)
+	}
 	if m == nil || err != nil {
 		fmt.Fprintf(stderr, "mutants: %v\n", err)
 		return exitNoRun
+	}
+	if mf.shard != "" && !mf.merge {
+		dir := filepath.Join(mf.out, "mutants", time.Now().Format("20060102-150405")+"-shard"+strings.ReplaceAll(mf.shard, "/", "of"))
+		if err := m.WriteAll(dir); err != nil {
+			fmt.Fprintf(stderr, "mutants: %v\n", err)
+			return exitNoRun
+		}
+		fmt.Fprintf(stdout, "\nmutants: shard %s written to %s; score the whole with `mutants --merge DIR…`\n", mf.shard, dir)
+		return exitValid
 	}
 	rep := matrix.JudgeMutants(m, mutants, plans, scs)
 	dir := filepath.Join(mf.out, "mutants", time.Now().Format("20060102-150405"))

@@ -25,7 +25,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	strategies := fs.String("strategy", "", "comma-separated strategies, or all (default: the scenario's own list, else all)")
 	seed := fs.Int64("seed", 1, "seed every random choice derives from")
 	duration := fs.Duration("duration", 0, "override the scenario's duration")
-	backend := fs.String("backend", "local", "where the nodes run: local (redis-server processes) or docker (containers through the local Docker engine; the image is built offline at first use)")
+	var bf backendFlags
+	bf.register(fs)
 	out := fs.String("out", "results", "results directory")
 	toxAPI := fs.String("toxiproxy-api", "", "serve the embedded Toxiproxy's HTTP API on this address (e.g. 127.0.0.1:8474)")
 	quiet := fs.Bool("quiet", false, "no progress line")
@@ -52,7 +53,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "run: %v\n", err)
 		return exitNoRun
 	}
-	mk, err := backendMaker(*backend)
+	mk, err := bf.maker()
 	if err != nil {
 		fmt.Fprintf(stderr, "run: %v\n", err)
 		return exitNoRun
@@ -189,16 +190,53 @@ func strategyNames(flagVal string, sc *scenarios.Scenario) ([]string, error) {
 	return out, nil
 }
 
-// backendMaker resolves --backend to a constructor: each run gets a backend of its own.
-func backendMaker(name string) (func() cluster.Backend, error) {
-	switch name {
+// backendFlags are the flags that choose where the nodes run.
+type backendFlags struct {
+	name, nodes, username, password string
+	tls, insecure, allowRemote      bool
+	hooks                           cluster.Hooks
+}
+
+func (b *backendFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&b.name, "backend", "local", "where the nodes run: local (redis-server processes), docker (containers through the local Docker engine; the image is built offline at first use) or external (your own servers, --nodes)")
+	fs.StringVar(&b.nodes, "nodes", "", "external backend: your Redis servers, host:port,… (n1 first; five for the multi-node locks)")
+	fs.StringVar(&b.username, "username", "", "external backend: ACL user")
+	fs.StringVar(&b.password, "password", os.Getenv("REDIS_PASSWORD"), "external backend: password (default $REDIS_PASSWORD)")
+	fs.BoolVar(&b.tls, "tls", false, "external backend: TLS to every server")
+	fs.BoolVar(&b.insecure, "tls-insecure", false, "external backend: TLS without verifying the servers' certificates")
+	fs.BoolVar(&b.allowRemote, "allow-remote", false, "external backend: allow servers that are not on loopback")
+	fs.StringVar(&b.hooks.Pause, "hook-pause", "", "external backend: command that pauses a server ({node}, {addr} replaced); with --hook-resume, enables the pause fault")
+	fs.StringVar(&b.hooks.Resume, "hook-resume", "", "external backend: command that resumes a paused server")
+	fs.StringVar(&b.hooks.Kill, "hook-kill", "", "external backend: command that kills a server; with --hook-restart, enables crash-restart")
+	fs.StringVar(&b.hooks.Restart, "hook-restart", "", "external backend: command that restarts a killed server at its address")
+}
+
+// maker resolves the flags to a constructor: each run gets a backend of its own.
+func (b *backendFlags) maker() (func() cluster.Backend, error) {
+	switch b.name {
 	case "local":
 		return func() cluster.Backend { return &cluster.Local{} }, nil
 	case "docker":
 		return func() cluster.Backend { return &cluster.Docker{} }, nil
-	default:
-		return nil, fmt.Errorf("unknown backend %q (known: local, docker)", name)
+	case "external":
+		ext := cluster.External{Addrs: splitNodes(b.nodes), Username: b.username, Password: b.password, TLS: b.tls,
+			Insecure: b.insecure, AllowRemote: b.allowRemote, Hooks: b.hooks}
+		if _, err := cluster.NewExternal(ext); err != nil {
+			return nil, err
+		}
+		return func() cluster.Backend { be, _ := cluster.NewExternal(ext); return be }, nil
 	}
+	return nil, fmt.Errorf("unknown backend %q (known: local, docker, external)", b.name)
+}
+
+func splitNodes(s string) []string {
+	var out []string
+	for _, n := range strings.Split(s, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func exitCode(v checker.Verdict) int {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -43,6 +44,8 @@ type Plan struct {
 	Strategy func(name string) (lock.Strategy, error)
 	// NoNodeRecord turns the servers' record off in every run (harness.Config.NoNodeRecord).
 	NoNodeRecord bool
+	// Shard makes only this shard's part of the runs (Shard.Takes); the zero value makes them all.
+	Shard Shard
 	// StopOnViolation says which cells' runs end at their first violation (harness.Config.StopOnViolation):
 	// those whose only question is whether a lock known to be broken is still caught. Nil: none.
 	StopOnViolation func(Cell) bool
@@ -298,6 +301,9 @@ func Run(ctx context.Context, plan Plan, onRun func(Cell, Outcome)) (*Matrix, er
 	order := rand.New(rand.NewPCG(uint64(len(plan.Cells)), uint64(len(plan.Seeds)))).Perm(len(plan.Cells) * len(plan.Seeds))
 feed:
 	for _, k := range order {
+		if !plan.Shard.Takes(k%len(plan.Cells), k/len(plan.Cells), len(plan.Cells)) {
+			continue
+		}
 		select {
 		case jobs <- job{k % len(plan.Cells), k / len(plan.Cells)}:
 		case <-ctx.Done():
@@ -307,6 +313,12 @@ feed:
 	close(jobs)
 	wg.Wait()
 	m.Elapsed = time.Since(m.Started)
+	if plan.Shard.N > 1 {
+		// A shard holds the runs it made, and the seeds of its plan: Merge puts the shards back together.
+		for i := range m.Cells {
+			m.Cells[i].Runs = slices.DeleteFunc(m.Cells[i].Runs, func(o Outcome) bool { return o.Seed == 0 })
+		}
+	}
 	return m, ctx.Err()
 }
 

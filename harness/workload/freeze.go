@@ -2,6 +2,7 @@ package workload
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"sync"
 	"time"
@@ -53,7 +54,9 @@ func (f *freezer) wait() {
 }
 
 // dialer returns a go-redis dialer whose connections wait out every freeze before each read and write.
-func (f *freezer) dialer(timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
+// With tlsCfg the connection is TLS over the frozen one (a custom dialer replaces go-redis's, which would
+// otherwise do the TLS), so a freeze holds back the encrypted bytes as well.
+func (f *freezer) dialer(timeout time.Duration, tlsCfg *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	d := &net.Dialer{Timeout: timeout, KeepAlive: 5 * time.Minute}
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		f.wait()
@@ -61,7 +64,16 @@ func (f *freezer) dialer(timeout time.Duration) func(ctx context.Context, networ
 		if err != nil {
 			return nil, err
 		}
-		return &frozenConn{Conn: c, f: f}, nil
+		fc := net.Conn(&frozenConn{Conn: c, f: f})
+		if tlsCfg != nil {
+			tc := tls.Client(fc, tlsCfg)
+			if err := tc.HandshakeContext(ctx); err != nil {
+				_ = c.Close()
+				return nil, err
+			}
+			fc = tc
+		}
+		return fc, nil
 	}
 }
 

@@ -2,6 +2,7 @@ package workload
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -35,6 +36,11 @@ type Config struct {
 	Seed int64
 	// Fenced makes the resource enforce fencing tokens.
 	Fenced bool
+	// KeyPrefix goes before every lock key, on servers the run shares with others (an external backend).
+	KeyPrefix string
+	// Username, Password and TLS are what the servers ask of every connection (an external backend's own).
+	Username, Password string
+	TLS                *tls.Config
 }
 
 // Workload is the set of workers of one run.
@@ -96,8 +102,17 @@ func KeyName(i int) string { return fmt.Sprintf("k%d", i) }
 
 // IsLockKey says whether a key on the servers belongs to the locks: a lock key (KeyName) or a fencing counter
 // kept beside one (lock.FenceKeyPrefix + the key).
-func IsLockKey(key string) bool {
-	key = strings.TrimPrefix(key, lock.FenceKeyPrefix)
+func IsLockKey(key string) bool { return LockKeys("")(key) }
+
+// LockKeys says which keys belong to the locks of a run whose keys go under prefix.
+func LockKeys(prefix string) func(string) bool {
+	return func(key string) bool {
+		key, ok := strings.CutPrefix(strings.TrimPrefix(key, lock.FenceKeyPrefix), prefix)
+		return ok && isKeyName(key)
+	}
+}
+
+func isKeyName(key string) bool {
 	if len(key) < 2 || key[0] != 'k' {
 		return false
 	}
@@ -122,7 +137,7 @@ func New(cfg Config, addrs func(group int) []string, hist *history.Writer) *Work
 				frozen: newFreezer(),
 			}
 			for _, a := range addrs(g) {
-				wk.clients = append(wk.clients, newClient(a, cfg.Lock.TTL, wk.frozen, wk.Name))
+				wk.clients = append(wk.clients, newClient(a, cfg.Lock.TTL, wk.frozen, wk.Name, cfg))
 			}
 			opt := cfg.Lock
 			opt.Rand = rand.New(rand.NewPCG(uint64(cfg.Seed), 2*idx+1))
@@ -139,14 +154,17 @@ func New(cfg Config, addrs func(group int) []string, hist *history.Writer) *Work
 
 // NewClient is the go-redis client every worker uses for one node: no driver retries, of commands or of dials (the
 // harness, not the driver, decides what is retried) and context deadlines honoured, so a strategy's per-node timeout is real.
-func NewClient(addr string, ttl time.Duration) *redis.Client { return newClient(addr, ttl, nil, "") }
+func NewClient(addr string, ttl time.Duration) *redis.Client { return newClient(addr, ttl, nil, "", Config{}) }
 
 // newClient is NewClient whose connections wait out the freezes of f (nil: never frozen).
 // Each connection is named after its worker (CLIENT SETNAME, as part of HELLO), so that the servers' record of a
 // run (record.Recorder) knows whose command it saw.
-func newClient(addr string, ttl time.Duration, f *freezer, name string) *redis.Client {
+func newClient(addr string, ttl time.Duration, f *freezer, name string, auth Config) *redis.Client {
 	opt := &redis.Options{
 		ClientName:            name,
+		Username:              auth.Username,
+		Password:              auth.Password,
+		TLSConfig:             auth.TLS,
 		Addr:                  addr,
 		MaxRetries:            -1,
 		ContextTimeoutEnabled: true,
@@ -159,7 +177,7 @@ func newClient(addr string, ttl time.Duration, f *freezer, name string) *redis.C
 		DisableIdentity:       true,
 	}
 	if f != nil {
-		opt.Dialer = f.dialer(opt.DialTimeout)
+		opt.Dialer = f.dialer(opt.DialTimeout, auth.TLS)
 	}
 	return redis.NewClient(opt)
 }
@@ -330,7 +348,7 @@ func validNS(t time.Time) *int64 { return history.Int(int64(time.Until(t))) }
 func (w *Workload) loop(ctx context.Context, wk *Worker) {
 	ttl := w.cfg.Lock.TTL
 	for ctx.Err() == nil {
-		key := KeyName(wk.rng.IntN(w.cfg.Keys))
+		key := w.cfg.KeyPrefix + KeyName(wk.rng.IntN(w.cfg.Keys))
 		hold := w.draw(wk.rng, w.cfg.HoldMin, w.cfg.HoldMax)
 		think := w.draw(wk.rng, w.cfg.ThinkMin, w.cfg.ThinkMax)
 
@@ -524,10 +542,12 @@ func (w *Workload) work(ctx context.Context, wk *Worker, key string, lease lock.
 func (w *Workload) extend(ctx context.Context, wk *Worker, key string, lease lock.Lease, ttl time.Duration) bool {
 	id := w.hist.NewID()
 	w.hist.Record(history.Event{Ev: history.EvInvoke, ID: id, Op: history.OpExtend, Worker: wk.Name, Key: key})
-	// Like the release, the renewal has no deadline of its own (the sources renew with context.Background()): the
-	// client's read and write timeouts bound it, and a renewal that comes back after the lease ran out is judged
-	// by the careful client's check before its write. Nor does the run's end cut it short.
-	err := lease.Extend(context.WithoutCancel(ctx))
+	// Renewing after the lease has run out cannot help a careful client; give the call until then (at least a
+	// few milliseconds, at most a TTL). A pause inside the renewal that outlasts the lease cuts the rest of it.
+	timeout := min(max(time.Until(lease.ValidUntil()), 5*time.Millisecond), ttl)
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	err := lease.Extend(ectx)
+	cancel()
 	switch {
 	case wk.Crashed() != "":
 		w.hist.Record(crashEvent(wk, history.EvInfo, id, history.OpExtend, key, " inside the renewal"))
@@ -550,12 +570,12 @@ func (w *Workload) release(ctx context.Context, wk *Worker, key string, lease lo
 		w.hist.Record(crashEvent(wk, history.EvFail, id, history.OpRelease, key, ": the lock is never released"))
 		return true
 	}
-	// The release has no deadline of its own, as the sources release with context.Background(): what bounds it is
-	// the client's own read and write timeouts (NewClient), and each strategy's per-node timeout. A deadline here
-	// would quietly drop the second command of a release whose client paused between two commands (GET, then
-	// DEL), hiding the very race that release has. Nor does the run's end cut it short: a release left half-done
-	// leaves locks behind.
-	err := lease.Release(context.WithoutCancel(ctx))
+	// A release gets a TTL (after a TTL the lock is gone anyway), whatever the run's context says: a release left
+	// half-done leaves locks behind. A client that pauses between the two commands of a release (GET, then DEL)
+	// for longer than that sends no second command; a shorter pause that outlasts the key does the harm.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ttl)
+	err := lease.Release(rctx)
+	cancel()
 	switch {
 	case wk.Crashed() != "":
 		w.hist.Record(crashEvent(wk, history.EvInfo, id, history.OpRelease, key, " inside release"))
