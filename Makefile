@@ -30,18 +30,19 @@ PARALLEL ?=
 build:
 	$(GO) build -o $(BIN) ./cmd/redlock-harness
 
-# deps installs redis-server from Debian's packages when it is missing (as root; otherwise it prints the command).
+# deps provisions the machine from Debian's packages: redis-server (and redis-benchmark) for the nodes,
+# libfaketime and a C compiler for the clock faults (the harness installs nothing itself). As root it installs
+# what is missing; otherwise it prints the command.
+DEPS_MISSING = $(shell command -v redis-server >/dev/null 2>&1 || echo redis-server; \
+  { [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1; } || echo libfaketime; \
+  command -v cc >/dev/null 2>&1 || echo gcc)
 deps:
-	@command -v redis-server >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then (apt-get install -y redis-server || (apt-get update && apt-get install -y redis-server)); \
-	  else echo "redis-server is missing: run 'sudo apt-get install -y redis-server'"; exit 2; fi; }
+	@missing="$(DEPS_MISSING)"; [ -z "$$missing" ] || { \
+	  if [ "$$(id -u)" = 0 ]; then export DEBIAN_FRONTEND=noninteractive; (apt-get install -y $$missing || (apt-get update && apt-get install -y $$missing)); \
+	  else echo "missing: $$missing: run 'sudo apt-get install -y $$missing'"; exit 2; fi; }
 
-# test-deps adds what only some tests need: libfaketime for the clock faults and a C compiler for its shim
-# (the harness would install them at first use, but test packages run at once would race for dpkg's lock).
+# test-deps is what the tests need: the same packages.
 test-deps: deps
-	@{ [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1; } && command -v cc >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then (apt-get install -y libfaketime gcc || (apt-get update && apt-get install -y libfaketime gcc)); \
-	  else echo "libfaketime or a C compiler is missing: run 'sudo apt-get install -y libfaketime gcc'"; exit 2; fi; }
 
 scenario: deps build
 	./$(BIN) run $(RUN_FLAGS)

@@ -88,6 +88,21 @@ func (m *matrixFlags) names() ([]string, []string, error) {
 	return scs, sts, err
 }
 
+// progressLine prints a line per finished run, unless quiet.
+func progressLine(quiet bool, stdout io.Writer) func(matrix.Cell, matrix.Outcome) {
+	if quiet {
+		return nil
+	}
+	var mu sync.Mutex
+	done := 0
+	return func(c matrix.Cell, o matrix.Outcome) {
+		mu.Lock()
+		defer mu.Unlock()
+		done++
+		fmt.Fprintf(stdout, "[%3d] %-45s seed %-3d %s\n", done, c.String(), o.Seed, o.Summary)
+	}
+}
+
 // runMatrix runs a plan. On a terminal it redraws the table as it fills; otherwise (a log, a pipe) it prints a
 // line per finished run.
 func runMatrix(ctx context.Context, p matrix.Plan, quiet bool, stdout io.Writer) (*matrix.Matrix, error) {

@@ -49,13 +49,13 @@ func cmdMutants(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		m, err = matrix.ReadShards(fs.Args())
 	} else {
 		var p matrix.Plan
-		if p, err = mf.plan(matrix.MutantCells(mutants, plans, scs)); err != nil {
+		if p, err = mf.plan(nil); err != nil {
 			fmt.Fprintf(stderr, "mutants: %v\n", err)
 			return exitNoRun
 		}
-		p.StopOnViolation = matrix.IsMutantCell
-		fmt.Fprintf(stdout, "mutants: %d mutants and their twins, seeds %s; a mutant's runs end at its first violation\n", len(mutants), mf.seeds)
-		m, err = runMatrix(ctx, p, mf.quiet, stdout)
+		fmt.Fprintf(stdout, "mutants: %d mutants, seeds %s; a mutant's runs end at its first violation, and its twin runs where it was caught\n",
+			len(mutants), mf.seeds)
+		m, err = matrix.RunMutants(ctx, p, mutants, plans, scs, progressLine(mf.quiet, stdout))
 	}
 	if m == nil || err != nil {
 		fmt.Fprintf(stderr, "mutants: %v\n", err)

@@ -87,8 +87,7 @@ const stopCallTimeout = 20 * time.Second
 // the engine has a deadline, and an operation on a running node, once begun, is finished even when the caller's
 // context ends meanwhile (see op).
 type Docker struct {
-	// Binary is the redis-server copied into the image; empty means look it up on PATH (and install it when
-	// root).
+	// Binary is the redis-server copied into the image; empty means look it up on PATH.
 	Binary string
 	// CallTimeout bounds each call to the engine (default 60s); the image build gets five times as long.
 	CallTimeout time.Duration

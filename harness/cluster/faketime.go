@@ -73,17 +73,7 @@ func FindLibfaketime() (string, error) {
 	if p := findLibfaketime(); p != "" {
 		return p, nil
 	}
-	if os.Geteuid() != 0 {
-		return "", fmt.Errorf("%w: install it with `%s`", ErrNoLibfaketime, LibfaketimeInstallCommand)
-	}
-	fmt.Fprintln(os.Stderr, "libfaketime not found: installing Debian's libfaketime package")
-	if err := aptInstall("libfaketime"); err != nil {
-		return "", fmt.Errorf("%w: %v", ErrNoLibfaketime, err)
-	}
-	if p := findLibfaketime(); p != "" {
-		return p, nil
-	}
-	return "", fmt.Errorf("%w after installing it: install it with `%s`", ErrNoLibfaketime, LibfaketimeInstallCommand)
+	return "", fmt.Errorf("%w: install it with `make deps` or `%s`", ErrNoLibfaketime, LibfaketimeInstallCommand)
 }
 
 // shimSource is the C source of the libfaketime companion described at the top of this file.

@@ -37,7 +37,7 @@ var ErrNoRedisServer = errors.New("redis-server not found")
 // writes, as a replica behind a congested or broken network does; Failover then kills the primary and promotes
 // the replica, and whatever the replica had not received is lost.
 type Local struct {
-	// Binary is the redis-server to run; empty means look it up on PATH (and install it when root).
+	// Binary is the redis-server to run; empty means look it up on PATH.
 	Binary string
 	// ExtraArgs are appended to every node's command line (e.g. "--appendonly", "yes").
 	ExtraArgs []string
@@ -97,24 +97,13 @@ func (l *Local) Name() string { return "local" }
 // sweepOnce sweeps what killed harnesses left once per process, at its first local start.
 var sweepOnce sync.Once
 
-// FindRedisServer locates redis-server. When it is missing and the process runs as root, it installs Debian's
-// package; otherwise it returns an error carrying the install command.
+// FindRedisServer locates redis-server, or returns an error carrying the install command: the harness installs
+// nothing itself (`make deps` provisions the machine).
 func FindRedisServer() (string, error) {
 	if p, err := exec.LookPath("redis-server"); err == nil {
 		return p, nil
 	}
-	if os.Geteuid() != 0 {
-		return "", fmt.Errorf("%w on PATH: install it with `%s`", ErrNoRedisServer, InstallCommand)
-	}
-	fmt.Fprintln(os.Stderr, "redis-server not found: installing Debian's redis-server package")
-	if err := aptInstall("redis-server"); err != nil {
-		return "", fmt.Errorf("%w: %v", ErrNoRedisServer, err)
-	}
-	p, err := exec.LookPath("redis-server")
-	if err != nil {
-		return "", fmt.Errorf("%w after installing it: install it with `%s`", ErrNoRedisServer, InstallCommand)
-	}
-	return p, nil
+	return "", fmt.Errorf("%w on PATH: install it with `make deps` or `%s`", ErrNoRedisServer, InstallCommand)
 }
 
 // Start implements Backend. The nodes start in parallel; with Spec.Replicas it returns once every replica has

@@ -1,11 +1,13 @@
 package matrix
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,6 +31,8 @@ type MutantTrial struct {
 	// the first violation over the seeds that caught it.
 	Cause   string        `json:"cause,omitempty"`
 	FirstAt time.Duration `json:"first_at_ns,omitempty"`
+	// TwinRuns is how many runs of the twin were made there (none where the mutant was not caught: RunMutants).
+	TwinRuns int `json:"twin_runs"`
 	// Kills says the trial meets the bar: caught on MutantShare of the seeds, its twin valid on every one.
 	Kills bool `json:"kills"`
 }
@@ -89,6 +93,56 @@ func MutantCells(mutants []lock.Info, plans *scenarios.MutantPlans, only []strin
 	return cells
 }
 
+// RunMutants runs the mutants' cells, then their twins' where they are needed: under the first scenario of each
+// mutant's plan (or of only) that caught it on MutantShare of the seeds. A twin's runs go to the scenario's end,
+// and a scenario that did not catch the mutant proves nothing whatever the twin does there: running the twin only
+// where the mutant was caught halves the time. A sharded plan runs every twin cell at once instead (a shard does
+// not see the other shards' catches).
+func RunMutants(ctx context.Context, plan Plan, mutants []lock.Info, plans *scenarios.MutantPlans, only []string, onRun func(Cell, Outcome)) (*Matrix, error) {
+	cells := MutantCells(mutants, plans, only)
+	plan.StopOnViolation = IsMutantCell
+	if plan.Shard.N > 1 {
+		plan.Cells = cells
+		return Run(ctx, plan, onRun)
+	}
+	plan.Cells = slices.DeleteFunc(slices.Clone(cells), func(c Cell) bool { return !IsMutantCell(c) })
+	first, err := Run(ctx, plan, onRun)
+	if err != nil || first == nil {
+		return first, err
+	}
+	var twins []Cell
+	for _, m := range mutants {
+		scs := only
+		if len(scs) == 0 {
+			p, _ := plans.Lookup(m.Name)
+			scs = p.KilledBy
+		}
+		for _, sc := range scs {
+			c, _ := first.Cell(sc, m.Name)
+			if c.Count(string(checker.Invalid)) >= RequiredCatches(len(c.Runs), MutantShare) {
+				if tc := (Cell{Scenario: sc, Strategy: m.Twin}); !slices.Contains(twins, tc) {
+					twins = append(twins, tc)
+				}
+				break
+			}
+		}
+	}
+	if len(twins) == 0 {
+		return first, nil
+	}
+	plan.Cells = twins
+	second, err := Run(ctx, plan, onRun)
+	if second == nil {
+		return first, err
+	}
+	all, merr := Merge([]*Matrix{first, second})
+	if merr != nil {
+		return first, merr
+	}
+	all.Elapsed = first.Elapsed + second.Elapsed
+	return all, err
+}
+
 // IsMutantCell says whether a cell runs a mutant: its runs stop at their first violation, since the only question
 // is whether the mutant is caught; its twin's run to the end, since the question there is whether it is valid.
 func IsMutantCell(c Cell) bool { return lock.IsMutant(c.Strategy) }
@@ -118,7 +172,7 @@ func JudgeMutants(m *Matrix, mutants []lock.Info, plans *scenarios.MutantPlans, 
 					best = t
 				}
 			}
-			r.Rate, r.TwinValid, r.Cause = fmt.Sprintf("%d/%d", best.Caught, best.Seeds), best.TwinValid == best.Seeds, best.Cause
+			r.Rate, r.TwinValid, r.Cause = fmt.Sprintf("%d/%d", best.Caught, best.Seeds), best.TwinRuns > 0 && best.TwinValid == best.TwinRuns, best.Cause
 		}
 		rep.Score.Total++
 		if r.CaughtBy != "" {
@@ -143,6 +197,7 @@ func trial(m *Matrix, scenario string, mu lock.Info) MutantTrial {
 		}
 	}
 	t.FirstAt = mc.MedianFirstViolation()
+	t.TwinRuns = len(tc.Runs)
 	t.Kills = t.Seeds > 0 && t.Caught >= RequiredCatches(t.Seeds, MutantShare) && t.TwinValid == len(tc.Runs) && len(tc.Runs) == t.Seeds
 	return t
 }
@@ -160,7 +215,11 @@ func (r *MutantReport) WriteMarkdown(w io.Writer) error {
 			if len(mu.Trials) > 0 {
 				var tried []string
 				for _, t := range mu.Trials {
-					tried = append(tried, fmt.Sprintf("%s %d/%d (twin valid %d/%d)", t.Scenario, t.Caught, t.Seeds, t.TwinValid, t.Seeds))
+					twin := "twin not run"
+					if t.TwinRuns > 0 {
+						twin = fmt.Sprintf("twin valid %d/%d", t.TwinValid, t.TwinRuns)
+					}
+					tried = append(tried, fmt.Sprintf("%s %d/%d (%s)", t.Scenario, t.Caught, t.Seeds, twin))
 				}
 				by += ": " + strings.Join(tried, "; ")
 			} else if mu.Uncaught != "" {
@@ -168,7 +227,7 @@ func (r *MutantReport) WriteMarkdown(w io.Writer) error {
 			}
 		}
 		tv := "–"
-		if len(mu.Trials) > 0 {
+		if mu.CaughtBy != "" || slices.ContainsFunc(mu.Trials, func(t MutantTrial) bool { return t.TwinRuns > 0 }) {
 			tv = map[bool]string{true: "yes", false: "no"}[mu.TwinValid]
 		}
 		fmt.Fprintf(w, "| `%s` | %s | %s | %s | %s | %s | %s |\n", mu.Name, mu.Twin, mu.Bug, by, dash(mu.Rate), tv, dash(mu.Cause))

@@ -154,7 +154,9 @@ func New(cfg Config, addrs func(group int) []string, hist *history.Writer) *Work
 
 // NewClient is the go-redis client every worker uses for one node: no driver retries, of commands or of dials (the
 // harness, not the driver, decides what is retried) and context deadlines honoured, so a strategy's per-node timeout is real.
-func NewClient(addr string, ttl time.Duration) *redis.Client { return newClient(addr, ttl, nil, "", Config{}) }
+func NewClient(addr string, ttl time.Duration) *redis.Client {
+	return newClient(addr, ttl, nil, "", Config{})
+}
 
 // newClient is NewClient whose connections wait out the freezes of f (nil: never frozen).
 // Each connection is named after its worker (CLIENT SETNAME, as part of HELLO), so that the servers' record of a
