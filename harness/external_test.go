@@ -98,16 +98,12 @@ func TestAnExternalBackendRefusesNodeFaultsWithoutHooksAndRunsThemWithHooks(t *t
 	if !errors.Is(err, harness.ErrSetup) || !strings.Contains(err.Error(), "external backend cannot pause") {
 		t.Fatalf("pause without hooks: %v", err)
 	}
-	// The user's own way to pause a server: here, SIGSTOP to its process, found by its port.
+	// The user's own way to pause a server: here, SIGSTOP to its process, found by its port (no replicas: one
+	// process per address, in order).
 	dir := t.TempDir()
-	for _, pid := range own.PIDs() {
-		b, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
-		args := strings.Split(string(b), "\x00")
-		for j, a := range args {
-			if a == "--port" && j+1 < len(args) {
-				_ = os.WriteFile(filepath.Join(dir, args[j+1]), []byte(strconv.Itoa(pid)), 0o644)
-			}
-		}
+	for i, pid := range own.PIDs() {
+		_, port, _ := strings.Cut(addrs[i], ":")
+		_ = os.WriteFile(filepath.Join(dir, port), []byte(strconv.Itoa(pid)), 0o644)
 	}
 	hook := func(sig string) string { return "kill -" + sig + " $(cat " + dir + "/$(echo {addr} | cut -d: -f2))" }
 	be, _ = cluster.NewExternal(cluster.External{Addrs: addrs, Password: "s3cret",

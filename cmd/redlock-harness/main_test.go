@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/redlock-harness/redlock-harness/checker"
+	"github.com/redlock-harness/redlock-harness/harness/cluster"
 )
 
 var binary string
@@ -262,5 +264,32 @@ func TestARunOfSeveralStrategiesEndsWithALineThatTalliesTheVerdictsAndExplainsTh
 				t.Fatalf("got %q, want it to contain %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestTheExternalBackendRunsAgainstServersNamedOnTheCommandLine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
+	own := &cluster.Local{ExtraArgs: []string{"--requirepass", "s3cret"}}
+	nodes, err := own.Start(context.Background(), cluster.Spec{Nodes: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { own.Stop(context.Background()) })
+	var addrs []string
+	for _, n := range nodes {
+		addrs = append(addrs, n.Addr)
+	}
+	out := t.TempDir()
+	code, stdout, stderr := cli(t, []string{"REDIS_PASSWORD=s3cret"}, "run", "--backend", "external", "--nodes", strings.Join(addrs, ","),
+		"--scenario", "baseline", "--strategy", "redlock", "--duration", "3s", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, _, stderr = cli(t, nil, "run", "--backend", "external", "--nodes", strings.Join(addrs, ","),
+		"--scenario", "pause", "--strategy", "redlock", "--duration", "3s", "--out", out, "--password", "s3cret")
+	if code != 2 || !strings.Contains(stderr, "--hook-pause") {
+		t.Fatalf("a pause without hooks: exit %d\n%s", code, stderr)
 	}
 }

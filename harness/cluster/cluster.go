@@ -41,6 +41,23 @@ type Spec struct {
 	FakeClock bool
 }
 
+// Advisor is a backend that could do a fault it lacks if configured to: Lacks says how for a capability
+// ("pause", "restart"), or "" when it cannot. A refused scenario then tells its user what to do, not only no.
+type Advisor interface {
+	Lacks(capability string) string
+}
+
+// Lacking is the refusal of a fault the backend cannot do, with the backend's advice when it has some.
+func Lacking(b Backend, capability, what string) error {
+	msg := fmt.Sprintf("the %s backend cannot %s", b.Name(), what)
+	if a, ok := b.(Advisor); ok {
+		if how := a.Lacks(capability); how != "" {
+			msg += ": " + how
+		}
+	}
+	return errors.New(msg)
+}
+
 // Pauser freezes a node without closing its connections (SIGSTOP, container pause): commands sent meanwhile
 // queue up and are executed when it resumes. Faults overlap (a pause drawn on a node a crash has taken down, a
 // crash of a paused node), so Pause of a node that is down returns ErrNodeDown, and Resume of a node that is down,

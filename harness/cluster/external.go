@@ -177,6 +177,17 @@ func (e *External) hook(ctx context.Context, what, cmd string, i int) error {
 	return nil
 }
 
+// Lacks implements Advisor: node faults come from the user's hooks.
+func (e *External) Lacks(capability string) string {
+	switch capability {
+	case "pause":
+		return "give a pause and a resume hook (--hook-pause, --hook-resume)"
+	case "restart":
+		return "give a kill and a restart hook (--hook-kill, --hook-restart)"
+	}
+	return ""
+}
+
 // externalPauser is an External whose hooks can pause and resume a server.
 type externalPauser struct{ *External }
 

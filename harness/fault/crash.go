@@ -21,7 +21,7 @@ func (f *crashRestart) Name() string { return "crash-restart" }
 
 func (f *crashRestart) Check(env *Env) error {
 	if _, ok := env.Backend.(cluster.Restarter); !ok {
-		return fmt.Errorf("crash-restart: the %s backend cannot kill and restart nodes", env.Backend.Name())
+		return fmt.Errorf("crash-restart: %w", cluster.Lacking(env.Backend, "restart", "kill and restart nodes"))
 	}
 	return nil
 }

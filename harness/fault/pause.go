@@ -18,7 +18,7 @@ func (f *pause) Name() string { return "pause" }
 
 func (f *pause) Check(env *Env) error {
 	if _, ok := env.Backend.(cluster.Pauser); !ok {
-		return fmt.Errorf("pause: the %s backend cannot pause nodes", env.Backend.Name())
+		return fmt.Errorf("pause: %w", cluster.Lacking(env.Backend, "pause", "pause nodes"))
 	}
 	return nil
 }
