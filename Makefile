@@ -22,7 +22,7 @@ endif
 # SEEDS: seeds per cell for compare; unset means its default, one (the whole matrix in about 9 minutes on 2 CPUs).
 SEEDS ?=
 GATE_CI_SCENARIOS ?= baseline,client-stall,crash-restart,clock-jump,delayed-restart
-# PARALLEL: runs at once for run, compare and gate; unset means two per CPU (more starves the multi-node locks).
+# PARALLEL: runs at once for run, compare and gate; unset means one per CPU (more starves the multi-node locks).
 PARALLEL ?=
 
 

@@ -78,6 +78,10 @@ type Result struct {
 	Notes []string `json:"notes,omitempty"`
 	// NodeRecord says the causes were read from the servers' own record of the run, not only from beliefs.
 	NodeRecord bool `json:"node_record"`
+	// Ops are the operations the verdict was reached on, as history.Pair paired them. They are not written to
+	// verdict.json (the history holds them); they are here so that the report draws these very operations and
+	// cannot disagree with the verdict. Nil for a result read back from verdict.json.
+	Ops []history.Op `json:"-"`
 
 	vis *visual
 }
@@ -101,6 +105,7 @@ func Check(h *history.History, opts Options) Result {
 		Span:     ix.span(),
 		Faults:   ix.faults,
 		Notes:    ix.notes,
+		Ops:      ix.ops,
 	}
 	if res.Faults == nil {
 		res.Faults = []FaultWindow{}
@@ -146,7 +151,7 @@ func Check(h *history.History, opts Options) Result {
 	}
 	if res.Verdict == Valid {
 		res.Reason = fmt.Sprintf("%s on %s, none overlapping, linearizable", plural(res.CriticalSections, "critical section", "critical sections"), plural(max(res.Overlap.Keys, res.Register.Keys), "key", "keys"))
-		if res.Fencing.Enforced {
+		if res.Fencing.Enforced || res.Fencing.Grants > 0 {
 			res.Reason += ", fences rising"
 		}
 	}
@@ -171,6 +176,9 @@ func firstViolation(r *Result) (time.Duration, Cause) {
 	}
 	if r.Fencing.Verdict == Invalid && len(r.Fencing.Violations) > 0 {
 		consider(r.Fencing.Violations[0].At, CauseStaleFence)
+	}
+	if len(r.Fencing.Regressed) > 0 && r.Fencing.Decreases == 0 { // a stale token accepted is the direct harm
+		consider(r.Fencing.Regressed[0].At, CauseTokenRegressed)
 	}
 	if !found {
 		return 0, ""

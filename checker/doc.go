@@ -11,7 +11,8 @@
 //
 // Check runs them all; CheckOverlap, CheckRegister, CheckFencing and MeasureLiveness run one each. Every checker
 // reads the history as it is on disk (see package history): events in any order, completions paired with their
-// invocations by id, a cut-off last line skipped by the reader. A critical section's invocation is stamped at the
-// instant it read the protected counter and its completion at the instant it wrote (or gave up), both inside the
-// resource's mutex, so the intervals the checkers compare are exact.
+// invocations by id (history.Pair, whose operations Result.Ops hands on to the report), a cut-off last line skipped
+// by the reader. A critical section's invocation is stamped at the instant it read the protected counter and its
+// completion at the instant it wrote (or gave up), both inside the resource's mutex, so the intervals the checkers
+// compare are exact.
 package checker

@@ -49,11 +49,11 @@ func explainOverlaps(res *OverlapResult, ix *index, nodes []history.NodeEvent) {
 
 // grant is a holder's acquire that granted the section: the latest ok acquire of the key by the worker that
 // completed before the section's read.
-func grant(ix *index, worker, key string, read time.Duration) (op, bool) {
-	var g op
+func grant(ix *index, worker, key string, read time.Duration) (history.Op, bool) {
+	var g history.Op
 	found := false
 	for _, a := range ix.acquires {
-		if a.worker == worker && a.key == key && a.out == outOK && a.end <= int64(read) && (!found || a.end > g.end) {
+		if a.Worker == worker && a.Key == key && a.Outcome == history.OutOK && a.End <= int64(read) && (!found || a.End > g.End) {
 			g, found = a, true
 		}
 	}
@@ -80,8 +80,8 @@ func explainOne(ov *Overlap, ix *index, led *ledger) (Cause, string, []string) {
 	if !okA || !okB {
 		return "", "", nil
 	}
-	ta := holds(led, a.Worker, ov.Key, ga.start-int64(time.Millisecond), int64(a.ReadAt))
-	tb := holds(led, b.Worker, ov.Key, gb.start-int64(time.Millisecond), int64(b.ReadAt))
+	ta := holds(led, a.Worker, ov.Key, ga.Start-int64(time.Millisecond), int64(a.ReadAt))
+	tb := holds(led, b.Worker, ov.Key, gb.Start-int64(time.Millisecond), int64(b.ReadAt))
 	if c, story, n := renewedOthers(a, tb); c != "" {
 		return c, story, n
 	}
@@ -91,7 +91,7 @@ func explainOne(ov *Overlap, ix *index, led *ledger) (Cause, string, []string) {
 	if len(tb) == 0 {
 		// The record missed the second holder's grant (a node restarted, and commands came in before the record
 		// reattached to it): how the first holder lost the key before it is still told.
-		return lostBefore(ta, a, b, gb.end, led)
+		return lostBefore(ta, a, b, gb.End, led)
 	}
 	var shared []string
 	for n := range ta {

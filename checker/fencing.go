@@ -44,10 +44,16 @@ type FencingResult struct {
 	// Violations lists the first of them when the resource was fenced.
 	Decreases  int              `json:"decreases"`
 	Violations []FenceViolation `json:"violations,omitempty"`
+	// Grants is the number of granted tokens checked for order; Regressions counts the grants whose token was no
+	// higher than one granted before they were asked for, and Regressed lists the first of them. A lock whose
+	// tokens do not rise in real-time order breaks the fencing contract whatever the resource then did with them.
+	Grants      int               `json:"grants,omitempty"`
+	Regressions int               `json:"regressions,omitempty"`
+	Regressed   []TokenRegression `json:"regressed,omitempty"`
 }
 
-// CheckFencing checks that the fencing tokens of the writes a fenced resource accepted rise per key, and counts
-// the writes it rejected.
+// CheckFencing checks that the fencing tokens of the writes a fenced resource accepted rise per key, that the
+// tokens the lock granted rise with the grants' real-time order, and counts the writes the resource rejected.
 func CheckFencing(h *history.History) FencingResult {
 	return checkFencing(buildIndex(h), DefaultMaxListed)
 }
@@ -57,48 +63,64 @@ func checkFencing(ix *index, maxListed int) FencingResult {
 		maxListed = DefaultMaxListed
 	}
 	res := FencingResult{Enforced: ix.header.Fenced}
-	var ws []*op
+	var ws []*history.Op
 	for i := range ix.cs {
 		o := &ix.cs[i]
 		switch {
-		case o.out == outOK:
+		case o.Outcome == history.OutOK:
 			ws = append(ws, o)
-		case o.out == outFail && o.reason == history.ReasonFenced:
+		case o.Outcome == history.OutFail && o.Reason == history.ReasonFenced:
 			res.Rejected++
 		}
 	}
 	res.Writes = len(ws)
 	// Per key, in write order.
-	slices.SortStableFunc(ws, func(a, b *op) int {
-		if c := cmp.Compare(a.key, b.key); c != 0 {
+	slices.SortStableFunc(ws, func(a, b *history.Op) int {
+		if c := cmp.Compare(a.Key, b.Key); c != 0 {
 			return c
 		}
-		return cmpInt(a.end, b.end)
+		return cmpInt(a.End, b.End)
 	})
-	var top *op
+	var top *history.Op
 	for i, w := range ws {
-		if i == 0 || w.key != ws[i-1].key {
+		if i == 0 || w.Key != ws[i-1].Key {
 			top = nil
 		}
-		if top != nil && w.fence < top.fence {
+		if top != nil && w.Fence < top.Fence {
 			res.Decreases++
 			if res.Enforced && len(res.Violations) < maxListed {
-				res.Violations = append(res.Violations, FenceViolation{Key: w.key, Worker: w.worker, ID: w.id,
-					At: time.Duration(w.end), Fence: w.fence, Highest: top.fence, HighestWorker: top.worker,
-					HighestAt: time.Duration(top.end)})
+				res.Violations = append(res.Violations, FenceViolation{Key: w.Key, Worker: w.Worker, ID: w.ID,
+					At: time.Duration(w.End), Fence: w.Fence, Highest: top.Fence, HighestWorker: top.Worker,
+					HighestAt: time.Duration(top.End)})
 			}
 			continue
 		}
-		if top == nil || w.fence > top.fence {
+		if top == nil || w.Fence > top.Fence {
 			top = w
 		}
 	}
 	slices.SortStableFunc(res.Violations, func(a, b FenceViolation) int { return cmp.Compare(a.At, b.At) })
+	if res.Enforced { // the lock claims fencing: its tokens must rise with its grants
+		for i := range ix.acquires {
+			if a := &ix.acquires[i]; a.Outcome == history.OutOK && a.Fence > 0 {
+				res.Grants++
+			}
+		}
+		res.Regressions, res.Regressed = checkTokenOrder(ix.acquires, maxListed)
+	}
 	switch {
+	case res.Regressions > 0 && res.Decreases == 0:
+		res.Verdict = Invalid
+		res.Reason = fmt.Sprintf("the lock granted %s no higher than one granted before it was asked for; first: %s",
+			plural(res.Regressions, "token", "tokens"), res.Regressed[0])
 	case res.Enforced && res.Decreases > 0:
 		res.Verdict = Invalid
 		res.Reason = fmt.Sprintf("the fenced resource accepted %s with a stale token; first: %s",
 			plural(res.Decreases, "write", "writes"), res.Violations[0])
+		if res.Regressions > 0 {
+			res.Reason += fmt.Sprintf("; the lock granted %s no higher than one granted before it was asked for",
+				plural(res.Regressions, "token", "tokens"))
+		}
 	case res.Enforced:
 		res.Verdict = Valid
 		res.Reason = fmt.Sprintf("tokens rose on all %s; %s rejected as stale", plural(res.Writes, "accepted write", "accepted writes"), plural(res.Rejected, "write", "writes"))

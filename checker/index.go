@@ -8,278 +8,150 @@ import (
 	"github.com/redlock-harness/redlock-harness/history"
 )
 
-// outcome is how an operation ended.
-type outcome uint8
-
-const (
-	outPending outcome = iota // no completion in the history: the worker crashed or the run was cut off
-	outOK
-	outFail
-	outInfo
-)
-
-func outcomeOf(ev string) (outcome, bool) {
-	switch ev {
-	case history.EvOK:
-		return outOK, true
-	case history.EvFail:
-		return outFail, true
-	case history.EvInfo:
-		return outInfo, true
-	}
-	return outPending, false
-}
-
 // reasonLeaseLost is the reason of a critical section abandoned because the lease told its holder it was lost.
 const reasonLeaseLost = history.ReasonLeaseLost
 
-// op is one operation of the history: an invocation paired with its completion by id.
-type op struct {
-	id      int64
-	name    string
-	worker  string
-	key     string
-	start   int64 // the invocation's time; for a critical section, the instant of the read
-	end     int64 // the completion's time; for a critical section that wrote, the instant of the write
-	out     outcome
-	orphan  bool // a completion whose invocation is missing: start is unknown
-	reason  string
-	errText string // the completion's error text (a crash names the step it died at)
-	fence   int64
-	read    int64
-	wrote   int64
-	hasRead bool
-	hasWrot bool
-	// validRead and validEnd are the holder's validity left at the invocation and at the completion.
-	validRead, validEnd       int64
-	hasValidRead, hasValidEnd bool
-}
-
-// index is a history digested once for every checker: operations paired and sorted, fault windows built.
+// index is a history digested once for every checker: operations paired (history.Pair) and sorted, fault
+// windows built.
 type index struct {
-	header   history.Header
-	events   int
-	first    int64 // earliest event time
-	last     int64 // latest event time
-	cs       []op  // critical sections, sorted by start (orphans by end)
-	acquires []op
+	header history.Header
+	events int
+	first  int64 // earliest event time
+	last   int64 // latest event time
+	// ops are every operation as history.Pair paired them, in its order: what Result.Ops hands on to the report.
+	ops      []history.Op
+	cs       []history.Op // critical sections, sorted by start (orphans by end)
+	acquires []history.Op
 	faults   []FaultWindow
 	notes    []string
 	workers  []string // every worker named, sorted
 	// ends are the extends and releases that tell what became of their worker (a crash, or no completion):
 	// the liveness verdict reads them to say why a key was left behind. The others are not kept.
-	ends []op
+	ends []history.Op
 }
 
-// buildIndex pairs invocations with completions and sorts what the checkers need. The file's order does not
-// matter: pairing goes by id, and every derived list is sorted by time.
+// buildIndex pairs invocations with completions (history.Pair) and sorts what the checkers need. The file's order
+// does not matter: pairing goes by id, and every derived list is sorted by time.
 func buildIndex(h *history.History) *index {
 	ix := &index{}
 	if h == nil {
 		return ix
 	}
-	ix.header = h.Header
-	ix.events = len(h.Events)
+	ix.header, ix.events = h.Header, len(h.Events)
 	if h.Truncated != "" {
 		ix.notes = append(ix.notes, "history cut off: "+h.Truncated)
 	}
-	evs := h.Events
-	if len(evs) == 0 {
+	if len(h.Events) == 0 {
 		return ix
 	}
-	ix.first, ix.last = evs[0].T, evs[0].T
-	maxID := int64(0)
-	invokes, csInvokes, acqInvokes := 0, 0, 0
-	for i := range evs {
-		e := &evs[i]
-		ix.first = min(ix.first, e.T)
-		ix.last = max(ix.last, e.T)
-		if e.ID > maxID {
-			maxID = e.ID
-		}
-		if e.Ev == history.EvInvoke {
-			invokes++
-			switch e.Op {
-			case history.OpCS:
-				csInvokes++
-			case history.OpAcquire:
-				acqInvokes++
-			}
-		}
-	}
-	ix.cs = make([]op, 0, csInvokes)
-	ix.acquires = make([]op, 0, acqInvokes)
+	ix.first, ix.last = timeBounds(h.Events)
+	p := history.Pair(h.Events)
+	ix.ops = p.Ops
+	unknown := ix.sortOps(p.Ops)
+	ix.workers = workersOf(p.Ops)
+	ix.faults = faultWindows(faultEvents(h.Events), ix.last, &ix.notes)
+	ix.notePairing(p, unknown)
+	return ix
+}
 
-	// Ids come from a counter, so a slice indexed by id is the fast lookup; a sparse or hostile id space falls
-	// back to a map.
-	var dense []int32
-	var sparse map[int64]int32
-	if maxID >= 0 && maxID <= int64(4*len(evs)+1024) {
-		dense = make([]int32, maxID+1)
-	} else {
-		sparse = make(map[int64]int32, invokes)
-	}
-	lookup := func(id int64) (int32, bool) {
-		if dense != nil {
-			if id < 0 || id >= int64(len(dense)) || dense[id] == 0 {
-				return 0, false
-			}
-			return dense[id] - 1, true
-		}
-		i, ok := sparse[id]
-		return i, ok
-	}
-	store := func(id int64, i int32) {
-		if dense != nil {
-			if id >= 0 && id < int64(len(dense)) {
-				dense[id] = i + 1
-			}
-			return
-		}
-		sparse[id] = i
-	}
-
-	ops := make([]op, 0, invokes)
-	var faultEvs []history.Event
-	duplicates, unknownOps := 0, 0
+// timeBounds are the earliest and the latest instants of a non-empty list of events.
+func timeBounds(evs []history.Event) (first, last int64) {
+	first, last = evs[0].T, evs[0].T
 	for i := range evs {
-		e := &evs[i]
-		switch e.Ev {
-		case history.EvFault:
-			faultEvs = append(faultEvs, *e)
-			continue
-		case history.EvInvoke:
-		default:
-			continue
-		}
-		if j, ok := lookup(e.ID); ok {
-			// Two invocations with one id: keep the earlier.
-			duplicates++
-			if e.T < ops[j].start {
-				ops[j].start = e.T
-			}
-			continue
-		}
-		o := op{id: e.ID, name: e.Op, worker: e.Worker, key: e.Key, start: e.T, end: e.T, fence: e.Fence}
-		if e.ValidNS != nil {
-			o.validRead, o.hasValidRead = *e.ValidNS, true
-		}
-		if e.Read != nil {
-			o.read, o.hasRead = *e.Read, true
-		}
-		ops = append(ops, o)
-		store(e.ID, int32(len(ops)-1))
+		first, last = min(first, evs[i].T), max(last, evs[i].T)
 	}
-	done := make([]bool, len(ops))
-	orphans := 0
-	for i := range evs {
-		e := &evs[i]
-		out, ok := outcomeOf(e.Ev)
-		if !ok {
-			continue
-		}
-		j, found := lookup(e.ID)
-		var o *op
-		if found {
-			if done[j] {
-				duplicates++
-				continue
-			}
-			done[j] = true
-			o = &ops[j]
-		} else {
-			// A completion without its invocation: keep what it says, with an unknown start.
-			orphans++
-			ops = append(ops, op{id: e.ID, name: e.Op, worker: e.Worker, key: e.Key, start: e.T, orphan: true})
-			done = append(done, true)
-			o = &ops[len(ops)-1]
-		}
-		o.out = out
-		o.end = e.T
-		o.reason, o.errText = e.Reason, e.Error
-		if o.name == "" {
-			o.name = e.Op
-		}
-		if o.worker == "" {
-			o.worker = e.Worker
-		}
-		if o.key == "" {
-			o.key = e.Key
-		}
-		if e.Fence != 0 {
-			o.fence = e.Fence
-		}
-		if e.ValidNS != nil {
-			o.validEnd, o.hasValidEnd = *e.ValidNS, true
-		}
-		if e.Read != nil {
-			o.read, o.hasRead = *e.Read, true
-		}
-		if e.Wrote != nil {
-			o.wrote, o.hasWrot = *e.Wrote, true
-		}
-	}
+	return first, last
+}
 
-	workers := map[string]struct{}{}
+// sortOps files each operation in the list its checkers read, sorts the critical sections by start, and counts
+// the operations of a kind no checker knows.
+func (ix *index) sortOps(ops []history.Op) (unknown int) {
+	cs, acquires := 0, 0
+	for i := range ops {
+		switch ops[i].Name {
+		case history.OpCS:
+			cs++
+		case history.OpAcquire:
+			acquires++
+		}
+	}
+	ix.cs, ix.acquires = make([]history.Op, 0, cs), make([]history.Op, 0, acquires)
 	for i := range ops {
 		o := &ops[i]
-		if o.end < o.start {
-			// A completion stamped before its invocation cannot be trusted to bound anything; make the operation
-			// a point so that no checker reads a negative interval.
-			o.end = o.start
-		}
-		if o.worker != "" {
-			workers[o.worker] = struct{}{}
-		}
-		switch o.name {
+		switch o.Name {
 		case history.OpCS:
 			ix.cs = append(ix.cs, *o)
 		case history.OpAcquire:
 			ix.acquires = append(ix.acquires, *o)
 		case history.OpExtend, history.OpRelease:
-			if o.reason == reasonClientCrash || (o.out == outPending && !o.orphan) {
+			if o.Reason == reasonClientCrash || (o.Outcome == history.OutPending && !o.Orphan) {
 				ix.ends = append(ix.ends, *o)
 			}
 		default:
-			unknownOps++
+			unknown++
 		}
 	}
-	slices.SortFunc(ix.cs, func(a, b op) int {
-		if c := cmpInt(a.start, b.start); c != 0 {
+	slices.SortFunc(ix.cs, func(a, b history.Op) int {
+		if c := cmpInt(a.Start, b.Start); c != 0 {
 			return c
 		}
-		return cmpInt(a.id, b.id)
+		return cmpInt(a.ID, b.ID)
 	})
-	for w := range workers {
-		ix.workers = append(ix.workers, w)
-	}
-	slices.Sort(ix.workers)
-	ix.faults = faultWindows(faultEvs, ix.last, &ix.notes)
+	return unknown
+}
 
-	if duplicates > 0 {
-		ix.notes = append(ix.notes, plural(duplicates, "event", "events")+" repeated an id already used, ignored")
+// workersOf lists every worker the operations name, sorted.
+func workersOf(ops []history.Op) []string {
+	seen := map[string]struct{}{}
+	var workers []string
+	for i := range ops {
+		if w := ops[i].Worker; w != "" {
+			if _, ok := seen[w]; !ok {
+				seen[w] = struct{}{}
+				workers = append(workers, w)
+			}
+		}
 	}
-	if orphans > 0 {
-		ix.notes = append(ix.notes, plural(orphans, "completion", "completions")+" without an invocation")
+	slices.Sort(workers)
+	return workers
+}
+
+// faultEvents are the fault events of a history, in the file's order.
+func faultEvents(evs []history.Event) []history.Event {
+	var out []history.Event
+	for i := range evs {
+		if evs[i].Ev == history.EvFault {
+			out = append(out, evs[i])
+		}
 	}
-	if unknownOps > 0 {
-		ix.notes = append(ix.notes, plural(unknownOps, "operation", "operations")+" of an unknown kind, ignored")
+	return out
+}
+
+// notePairing says in the notes what the pairing set aside and what no checker could read.
+func (ix *index) notePairing(p history.Pairing, unknown int) {
+	if p.Duplicates > 0 {
+		ix.notes = append(ix.notes, plural(p.Duplicates, "event", "events")+" repeated an id already used, ignored")
 	}
-	return ix
+	if p.Orphans > 0 {
+		ix.notes = append(ix.notes, plural(p.Orphans, "completion", "completions")+" without an invocation")
+	}
+	if unknown > 0 {
+		ix.notes = append(ix.notes, plural(unknown, "operation", "operations")+" of an unknown kind, ignored")
+	}
 }
 
 // span is the time the history covers.
 func (ix *index) span() time.Duration { return time.Duration(ix.last - ix.first) }
 
-// criticalSection converts a critical section to its exported form.
-func (o *op) criticalSection() CriticalSection {
-	c := CriticalSection{ID: o.id, Worker: o.worker, Key: o.key, ReadAt: time.Duration(o.start),
-		WroteAt: time.Duration(o.end), Read: o.read, Wrote: o.wrote, Fence: o.fence}
-	if o.hasValidRead {
-		c.ValidAtRead = ptr(time.Duration(o.validRead))
+// criticalSectionOf converts a critical section to its exported form.
+func criticalSectionOf(o *history.Op) CriticalSection {
+	c := CriticalSection{ID: o.ID, Worker: o.Worker, Key: o.Key, ReadAt: time.Duration(o.Start),
+		WroteAt: time.Duration(o.End), Read: o.Read, Wrote: o.Wrote, Fence: o.Fence}
+	if o.HasValidStart {
+		c.ValidAtRead = ptr(time.Duration(o.ValidStart))
 	}
-	if o.hasValidEnd {
-		c.ValidAtWrite = ptr(time.Duration(o.validEnd))
+	if o.HasValidEnd {
+		c.ValidAtWrite = ptr(time.Duration(o.ValidEnd))
 	}
 	return c
 }

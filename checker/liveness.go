@@ -108,24 +108,24 @@ func measureLiveness(ix *index) Liveness {
 	var latAll, latIn, latOut []int64
 	for i := range ix.acquires {
 		o := &ix.acquires[i]
-		if o.orphan {
+		if o.Orphan {
 			continue
 		}
-		for _, f := range []*LivenessFigures{&l.All, where(o.start)} {
+		for _, f := range []*LivenessFigures{&l.All, where(o.Start)} {
 			f.Acquires.Tried++
-			switch o.out {
-			case outOK:
+			switch o.Outcome {
+			case history.OutOK:
 				f.Acquires.Granted++
-			case outFail:
+			case history.OutFail:
 				f.Acquires.Refused++
 			default:
 				f.Acquires.Indeterminate++
 			}
 		}
-		if o.out == outOK {
-			d := o.end - o.start
+		if o.Outcome == history.OutOK {
+			d := o.End - o.Start
 			latAll = append(latAll, d)
-			if u.contains(o.start) {
+			if u.contains(o.Start) {
 				latIn = append(latIn, d)
 			} else {
 				latOut = append(latOut, d)
@@ -134,20 +134,20 @@ func measureLiveness(ix *index) Liveness {
 	}
 	for i := range ix.cs {
 		o := &ix.cs[i]
-		t := o.end
-		if o.out == outPending {
-			t = o.start
+		t := o.End
+		if o.Outcome == history.OutPending {
+			t = o.Start
 		}
 		for _, f := range []*LivenessFigures{&l.All, where(t)} {
-			if !o.orphan {
+			if !o.Orphan {
 				f.CS.Started++
 			}
 			switch {
-			case o.out == outOK:
+			case o.Outcome == history.OutOK:
 				f.CS.Written++
-			case o.out == outFail && o.reason == history.ReasonFenced:
+			case o.Outcome == history.OutFail && o.Reason == history.ReasonFenced:
 				f.CS.Fenced++
-			case o.out == outFail:
+			case o.Outcome == history.OutFail:
 				f.CS.Abandoned++
 			default:
 				f.CS.Indeterminate++

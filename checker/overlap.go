@@ -117,14 +117,14 @@ func checkOverlap(ix *index, maxListed int) OverlapResult {
 	res := OverlapResult{Causes: map[Cause]int{}}
 	// Writing sections with a known read instant, grouped by key and sorted by read (ix.cs is sorted by start,
 	// and a stable partition by key keeps that order).
-	var ws []*op
+	var ws []*history.Op
 	for i := range ix.cs {
 		o := &ix.cs[i]
-		if o.out == outOK && !o.orphan {
+		if o.Outcome == history.OutOK && !o.Orphan {
 			ws = append(ws, o)
 		}
 	}
-	slices.SortStableFunc(ws, func(a, b *op) int { return cmp.Compare(a.key, b.key) })
+	slices.SortStableFunc(ws, func(a, b *history.Op) int { return cmp.Compare(a.Key, b.Key) })
 	res.Checked = len(ws)
 
 	var listed []Overlap
@@ -132,7 +132,7 @@ func checkOverlap(ix *index, maxListed int) OverlapResult {
 	var h endHeap
 	for lo := 0; lo < len(ws); {
 		hi := lo + 1
-		for hi < len(ws) && ws[hi].key == ws[lo].key {
+		for hi < len(ws) && ws[hi].Key == ws[lo].Key {
 			hi++
 		}
 		res.Keys++
@@ -142,7 +142,7 @@ func checkOverlap(ix *index, maxListed int) OverlapResult {
 			// Sections that wrote at or before b read cannot have lost b's update, nor b theirs: b read after them.
 			// (At equal instants the order inside the resource's mutex is unknown; the register checker judges
 			// those by their values.)
-			for len(h) > 0 && h[0].end <= b.start {
+			for len(h) > 0 && h[0].End <= b.Start {
 				h.pop()
 			}
 			res.Count += len(h)
@@ -190,9 +190,9 @@ func checkOverlap(ix *index, maxListed int) OverlapResult {
 }
 
 // overlapOf describes the pair where a read first and b read before a wrote.
-func overlapOf(a, b *op) Overlap {
-	ov := Overlap{Key: b.key, First: a.criticalSection(), Second: b.criticalSection(), From: time.Duration(b.start),
-		To: time.Duration(min(a.end, b.end))}
+func overlapOf(a, b *history.Op) Overlap {
+	ov := Overlap{Key: b.Key, First: criticalSectionOf(a), Second: criticalSectionOf(b), From: time.Duration(b.Start),
+		To: time.Duration(min(a.End, b.End))}
 	ov.Cause, ov.Outlived, ov.BothValid = classify(ov.First, ov.Second)
 	return ov
 }
@@ -232,15 +232,15 @@ func causeCounts(m map[Cause]int) string {
 }
 
 // endHeap is a min-heap of open critical sections ordered by write time.
-type endHeap []*op
+type endHeap []*history.Op
 
-func (h *endHeap) push(o *op) {
+func (h *endHeap) push(o *history.Op) {
 	*h = append(*h, o)
 	s := *h
 	i := len(s) - 1
 	for i > 0 {
 		p := (i - 1) / 2
-		if s[p].end <= s[i].end {
+		if s[p].End <= s[i].End {
 			break
 		}
 		s[p], s[i] = s[i], s[p]
@@ -256,10 +256,10 @@ func (h *endHeap) pop() {
 	i := 0
 	for {
 		l, r, m := 2*i+1, 2*i+2, i
-		if l < n && s[l].end < s[m].end {
+		if l < n && s[l].End < s[m].End {
 			m = l
 		}
-		if r < n && s[r].end < s[m].end {
+		if r < n && s[r].End < s[m].End {
 			m = r
 		}
 		if m == i {

@@ -323,176 +323,242 @@ type segStats struct{ sections, keys, indeterminate int }
 // buildSegments turns the critical sections into porcupine operations, one partition per key segment.
 func buildSegments(ix *index, clients map[string]int) ([][]porcupine.Operation, segStats) {
 	var st segStats
-	byKey := map[string][]*op{}
-	var keys []string
-	for i := range ix.cs {
-		o := &ix.cs[i]
-		if _, ok := byKey[o.key]; !ok {
-			keys = append(keys, o.key)
+	keys, byKey := sectionsByKey(ix.cs)
+	st.keys = len(keys)
+	s := &segmenter{seg: -1, startClient: len(ix.workers)}
+	for _, key := range keys {
+		k := keyOps{}
+		for _, o := range byKey[key] {
+			k.addSection(o, key, ix.first, clients[o.Worker], &st)
 		}
-		byKey[o.key] = append(byKey[o.key], o)
+		k.sort()
+		s.cutKey(key, k.main, k.maybes)
+	}
+	return s.parts, st
+}
+
+// sectionsByKey groups the critical sections by key, each key's in the order of cs; the keys come sorted.
+func sectionsByKey(cs []history.Op) ([]string, map[string][]*history.Op) {
+	byKey := map[string][]*history.Op{}
+	var keys []string
+	for i := range cs {
+		o := &cs[i]
+		if _, ok := byKey[o.Key]; !ok {
+			keys = append(keys, o.Key)
+		}
+		byKey[o.Key] = append(byKey[o.Key], o)
 	}
 	slices.Sort(keys)
-	st.keys = len(keys)
-	startClient := len(ix.workers)
+	return keys, byKey
+}
 
-	var parts [][]porcupine.Operation
-	seg := -1
-	for _, key := range keys {
-		var main, maybes []porcupine.Operation
-		for _, o := range byKey[key] {
-			call := o.start
-			if o.orphan {
-				call = ix.first // the read happened some time after the history began
-			}
-			base := regOp{key: key, worker: o.worker, id: o.id, fence: o.fence, reason: o.reason, at: call, ret: o.end}
-			client := clients[o.worker]
-			add := func(list *[]porcupine.Operation, r regOp, ret int64) {
-				rr := r
-				*list = append(*list, porcupine.Operation{ClientId: client, Input: &rr, Call: call, Return: ret})
-			}
-			switch o.out {
-			case outOK:
-				st.sections++
-				r := base
-				switch {
-				case o.hasRead:
-					r.kind, r.read, r.wrote = regRMW, o.read, o.read+1
-					if o.hasWrot {
-						r.wrote = o.wrote
-					}
-				case o.hasWrot:
-					r.kind, r.read, r.wrote = regRMW, o.wrote-1, o.wrote
-				default:
-					r.kind = regIncr
-				}
-				add(&main, r, o.end)
-			case outFail:
-				if !o.hasRead {
-					continue
-				}
-				st.sections++
-				r := base
-				r.kind, r.read = regRead, o.read
-				ret := call
-				if o.orphan {
-					ret = o.end
-				}
-				r.ret = ret
-				add(&main, r, ret)
-			default: // info or no completion
-				st.sections++
-				st.indeterminate++
-				if !o.hasRead {
-					r := base
-					r.kind, r.ret = regMaybeIncr, never
-					add(&maybes, r, never)
-					continue
-				}
-				rd := base
-				rd.kind, rd.read = regRead, o.read
-				if rd.reason == "" {
-					rd.reason = "outcome unknown"
-				}
-				ret := call
-				if o.orphan {
-					ret = o.end
-				}
-				rd.ret = ret
-				add(&main, rd, ret)
-				mw := base
-				mw.kind, mw.read, mw.wrote, mw.ret = regMaybeWrite, o.read, o.read+1, never
-				if o.hasWrot {
-					mw.wrote = o.wrote
-				}
-				add(&maybes, mw, never)
-			}
-		}
-		sortOps := func(s []porcupine.Operation) {
-			slices.SortStableFunc(s, func(a, b porcupine.Operation) int {
-				if c := cmpInt(a.Call, b.Call); c != 0 {
-					return c
-				}
-				return cmpInt(a.Return, b.Return)
-			})
-		}
-		sortOps(main)
-		sortOps(maybes)
+// keyOps are one key's porcupine operations: main those that return, maybes the maybe-writes and
+// maybe-increments, which return never.
+type keyOps struct {
+	main, maybes []porcupine.Operation
+}
 
-		// Walk the key's operations in call order, cutting at forced points.
-		seg++
-		cur := []porcupine.Operation{}
-		var carried []porcupine.Operation // maybe-writes that may still fire, with their original call
-		var inSeg []porcupine.Operation   // maybe-writes called in the current segment
-		mi := 0
-		maxRet := int64(math.MinInt64)
-		exclMaxRet := int64(math.MinInt64) // latest return of the writers before the last one
-		var last *regOp                    // the writer called last
-		var lastRet int64
-		forced := true
-		var value int64 = unknownValue // the forced value at the segment's start
-		setSeg := func(o porcupine.Operation) porcupine.Operation {
-			r := *o.Input.(*regOp)
-			r.seg = seg
-			o.Input = &r
-			return o
-		}
-		for _, y := range main {
-			for mi < len(maybes) && maybes[mi].Call < y.Call {
-				cur = append(cur, setSeg(maybes[mi]))
-				inSeg = append(inSeg, maybes[mi])
-				mi++
-			}
-			if len(cur) >= segmentTarget && y.Call > maxRet && forced && y.Call > math.MinInt64+2 {
-				v := value
-				if last != nil {
-					v = last.wrote
-				}
-				if v != unknownValue {
-					parts = append(parts, cur)
-					seg++
-					var keep []porcupine.Operation
-					for _, m := range append(carried, inSeg...) {
-						r := m.Input.(*regOp)
-						if r.kind == regMaybeWrite && r.read < v {
-							continue
-						}
-						keep = append(keep, m)
-					}
-					carried, inSeg = keep, nil
-					start := &regOp{kind: regStart, key: key, seg: seg, wrote: v, at: y.Call - 2, ret: y.Call - 2, worker: "start"}
-					cur = []porcupine.Operation{{ClientId: startClient, Input: start, Call: y.Call - 2, Return: y.Call - 2}}
-					for _, m := range carried {
-						r := *m.Input.(*regOp)
-						r.seg, r.carried = seg, true
-						cur = append(cur, porcupine.Operation{ClientId: m.ClientId, Input: &r, Call: y.Call - 1, Return: never})
-					}
-					value, last, forced = v, nil, true
-					maxRet, exclMaxRet = math.MinInt64, math.MinInt64
-				}
-			}
-			cur = append(cur, setSeg(y))
-			maxRet = max(maxRet, y.Return)
-			r := y.Input.(*regOp)
-			switch r.kind {
-			case regRMW, regIncr:
-				if last != nil {
-					exclMaxRet = max(exclMaxRet, lastRet)
-				}
-				last, lastRet = r, y.Return
-				forced = r.kind == regRMW && exclMaxRet < y.Call
-			}
-		}
-		for ; mi < len(maybes); mi++ {
-			cur = append(cur, setSeg(maybes[mi]))
-		}
-		if len(cur) > 0 {
-			parts = append(parts, cur)
-		} else {
-			seg--
-		}
+// addSection turns one critical section into its operations (see the top of this file) and counts it. An orphan's
+// read is placed at the history's first instant: it happened some time after the history began.
+func (k *keyOps) addSection(o *history.Op, key string, first int64, client int, st *segStats) {
+	call := o.Start
+	if o.Orphan {
+		call = first
 	}
-	return parts, st
+	base := regOp{key: key, worker: o.Worker, id: o.ID, fence: o.Fence, reason: o.Reason, at: call, ret: o.End}
+	switch o.Outcome {
+	case history.OutOK:
+		st.sections++
+		k.add(&k.main, client, wroteOp(base, o))
+	case history.OutFail:
+		if !o.HasRead {
+			return
+		}
+		st.sections++
+		k.add(&k.main, client, readOp(base, o))
+	default: // info or no completion
+		st.sections++
+		st.indeterminate++
+		if !o.HasRead {
+			r := base
+			r.kind, r.ret = regMaybeIncr, never
+			k.add(&k.maybes, client, r)
+			return
+		}
+		rd := readOp(base, o)
+		if rd.reason == "" {
+			rd.reason = "outcome unknown"
+		}
+		k.add(&k.main, client, rd)
+		k.add(&k.maybes, client, maybeWriteOp(base, o))
+	}
+}
+
+// add appends r to list as an operation of client from r's read instant to its return.
+func (k *keyOps) add(list *[]porcupine.Operation, client int, r regOp) {
+	*list = append(*list, porcupine.Operation{ClientId: client, Input: &r, Call: r.at, Return: r.ret})
+}
+
+// sort orders both lists by call, then return.
+func (k *keyOps) sort() {
+	for _, s := range [][]porcupine.Operation{k.main, k.maybes} {
+		slices.SortStableFunc(s, func(a, b porcupine.Operation) int {
+			if c := cmpInt(a.Call, b.Call); c != 0 {
+				return c
+			}
+			return cmpInt(a.Return, b.Return)
+		})
+	}
+}
+
+// wroteOp is a section that wrote: a read-modify-write of the values it recorded, or an increment when it
+// recorded none.
+func wroteOp(base regOp, o *history.Op) regOp {
+	r := base
+	switch {
+	case o.HasRead:
+		r.kind, r.read, r.wrote = regRMW, o.Read, o.Read+1
+		if o.HasWrote {
+			r.wrote = o.Wrote
+		}
+	case o.HasWrote:
+		r.kind, r.read, r.wrote = regRMW, o.Wrote-1, o.Wrote
+	default:
+		r.kind = regIncr
+	}
+	return r
+}
+
+// readOp is the read of a section that did not write, or may not have: an instant at its read (an orphan's
+// stretches to its completion, its read instant being unknown).
+func readOp(base regOp, o *history.Op) regOp {
+	r := base
+	r.kind, r.read, r.ret = regRead, o.Read, base.at
+	if o.Orphan {
+		r.ret = o.End
+	}
+	return r
+}
+
+// maybeWriteOp is the write an indeterminate section may have made after its read.
+func maybeWriteOp(base regOp, o *history.Op) regOp {
+	r := base
+	r.kind, r.read, r.wrote, r.ret = regMaybeWrite, o.Read, o.Read+1, never
+	if o.HasWrote {
+		r.wrote = o.Wrote
+	}
+	return r
+}
+
+// segmenter cuts each key's operations into segments at forced points (see the top of this file), numbering the
+// segments across keys.
+type segmenter struct {
+	parts       [][]porcupine.Operation
+	seg         int // the current segment's number
+	startClient int // the porcupine client of the segments' start operations
+}
+
+// cutKey walks one key's operations in call order, the maybe-writes merged in, and appends its segments.
+func (s *segmenter) cutKey(key string, main, maybes []porcupine.Operation) {
+	s.seg++
+	w := &keyWalk{segmenter: s, key: key, cur: []porcupine.Operation{}, maxRet: math.MinInt64,
+		exclMaxRet: math.MinInt64, forced: true, value: unknownValue}
+	mi := 0
+	for _, y := range main {
+		for ; mi < len(maybes) && maybes[mi].Call < y.Call; mi++ {
+			w.cur = append(w.cur, w.inSegment(maybes[mi]))
+			w.inSeg = append(w.inSeg, maybes[mi])
+		}
+		if v, ok := w.cutBefore(y); ok {
+			w.cut(y, v)
+		}
+		w.add(y)
+	}
+	for ; mi < len(maybes); mi++ {
+		w.cur = append(w.cur, w.inSegment(maybes[mi]))
+	}
+	if len(w.cur) > 0 {
+		s.parts = append(s.parts, w.cur)
+	} else {
+		s.seg--
+	}
+}
+
+// keyWalk is the state of the walk along one key's operations.
+type keyWalk struct {
+	*segmenter
+	key     string
+	cur     []porcupine.Operation // the current segment
+	carried []porcupine.Operation // maybe-writes that may still fire, with their original call
+	inSeg   []porcupine.Operation // maybe-writes called in the current segment
+	maxRet  int64
+	// exclMaxRet is the latest return of the writers before the last one.
+	exclMaxRet int64
+	last       *regOp // the writer called last
+	lastRet    int64
+	forced     bool
+	value      int64 // the forced value at the segment's start
+}
+
+// inSegment is a copy of o placed in the current segment.
+func (w *keyWalk) inSegment(o porcupine.Operation) porcupine.Operation {
+	r := *o.Input.(*regOp)
+	r.seg = w.seg
+	o.Input = &r
+	return o
+}
+
+// cutBefore says whether the segment may end before y, and with which forced value: when it is long enough,
+// everything in it returned before y was called, and its last writer was called after every other one returned.
+func (w *keyWalk) cutBefore(y porcupine.Operation) (int64, bool) {
+	if len(w.cur) < segmentTarget || y.Call <= w.maxRet || !w.forced || y.Call <= math.MinInt64+2 {
+		return 0, false
+	}
+	v := w.value
+	if w.last != nil {
+		v = w.last.wrote
+	}
+	return v, v != unknownValue
+}
+
+// cut ends the segment before y and starts the next with the forced value v, followed by copies of the
+// maybe-writes that may still fire (one that read less than v cannot: the counter never decreases).
+func (w *keyWalk) cut(y porcupine.Operation, v int64) {
+	w.parts = append(w.parts, w.cur)
+	w.seg++
+	var keep []porcupine.Operation
+	for _, m := range append(w.carried, w.inSeg...) {
+		r := m.Input.(*regOp)
+		if r.kind == regMaybeWrite && r.read < v {
+			continue
+		}
+		keep = append(keep, m)
+	}
+	w.carried, w.inSeg = keep, nil
+	start := &regOp{kind: regStart, key: w.key, seg: w.seg, wrote: v, at: y.Call - 2, ret: y.Call - 2, worker: "start"}
+	w.cur = []porcupine.Operation{{ClientId: w.startClient, Input: start, Call: y.Call - 2, Return: y.Call - 2}}
+	for _, m := range w.carried {
+		r := *m.Input.(*regOp)
+		r.seg, r.carried = w.seg, true
+		w.cur = append(w.cur, porcupine.Operation{ClientId: m.ClientId, Input: &r, Call: y.Call - 1, Return: never})
+	}
+	w.value, w.last, w.forced = v, nil, true
+	w.maxRet, w.exclMaxRet = math.MinInt64, math.MinInt64
+}
+
+// add appends y to the segment and tracks whether the counter's value is still forced after it.
+func (w *keyWalk) add(y porcupine.Operation) {
+	w.cur = append(w.cur, w.inSegment(y))
+	w.maxRet = max(w.maxRet, y.Return)
+	r := y.Input.(*regOp)
+	switch r.kind {
+	case regRMW, regIncr:
+		if w.last != nil {
+			w.exclMaxRet = max(w.exclMaxRet, w.lastRet)
+		}
+		w.last, w.lastRet = r, y.Return
+		w.forced = r.kind == regRMW && w.exclMaxRet < y.Call
+	}
 }
 
 // illegalPartitions lists the partitions none of whose partial linearizations covers every operation.

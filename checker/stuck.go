@@ -160,48 +160,48 @@ func lockTTL(h history.Header) (time.Duration, bool) {
 
 // keyAcquires are one key's acquires as the liveness rule reads them.
 type keyAcquires struct {
-	grants    []*op // completed ok, by completion
-	attempts  []*op // every invocation (orphan completions have none), by invocation
-	uncertain []*op // indeterminate (info, or no completion), by takenAt
+	grants    []*history.Op // completed ok, by completion
+	attempts  []*history.Op // every invocation (orphan completions have none), by invocation
+	uncertain []*history.Op // indeterminate (info, or no completion), by takenAt
 }
 
 // acquiresByKey sorts the acquires of each key for the liveness rule.
-func acquiresByKey(acquires []op) map[string]*keyAcquires {
+func acquiresByKey(acquires []history.Op) map[string]*keyAcquires {
 	m := map[string]*keyAcquires{}
 	for i := range acquires {
 		o := &acquires[i]
-		k := m[o.key]
+		k := m[o.Key]
 		if k == nil {
 			k = &keyAcquires{}
-			m[o.key] = k
+			m[o.Key] = k
 		}
-		switch o.out {
-		case outOK:
+		switch o.Outcome {
+		case history.OutOK:
 			k.grants = append(k.grants, o)
-		case outInfo, outPending:
+		case history.OutInfo, history.OutPending:
 			k.uncertain = append(k.uncertain, o)
 		}
-		if !o.orphan {
+		if !o.Orphan {
 			k.attempts = append(k.attempts, o)
 		}
 	}
-	by := func(t func(*op) int64) func(a, b *op) int {
-		return func(a, b *op) int { return cmp.Or(cmpInt(t(a), t(b)), cmpInt(a.id, b.id)) }
+	by := func(t func(*history.Op) int64) func(a, b *history.Op) int {
+		return func(a, b *history.Op) int { return cmp.Or(cmpInt(t(a), t(b)), cmpInt(a.ID, b.ID)) }
 	}
 	for _, k := range m {
-		slices.SortFunc(k.grants, by(func(o *op) int64 { return o.end }))
-		slices.SortFunc(k.attempts, by(func(o *op) int64 { return o.start }))
+		slices.SortFunc(k.grants, by(func(o *history.Op) int64 { return o.End }))
+		slices.SortFunc(k.attempts, by(func(o *history.Op) int64 { return o.Start }))
 		slices.SortFunc(k.uncertain, by(takenAt))
 	}
 	return m
 }
 
 // takenAt is when an acquire took its key, or may have: its completion, or its invocation when it has none.
-func takenAt(o *op) int64 {
-	if o.out == outPending {
-		return o.start
+func takenAt(o *history.Op) int64 {
+	if o.Outcome == history.OutPending {
+		return o.Start
 	}
-	return o.end
+	return o.End
 }
 
 // stuckJudge applies the liveness rule to one history.
@@ -210,7 +210,7 @@ type stuckJudge struct {
 	ttl     int64
 	minFree int64 // StuckTTLs × TTL
 	faults  faultUnion
-	workers map[string][]*op // each worker's acquires and critical sections by invocation, built on first need
+	workers map[string][]*history.Op // each worker's acquires and critical sections by invocation, built on first need
 }
 
 // key judges every gap between successive grants of one key, the leading and the trailing one included, and
@@ -219,24 +219,24 @@ func (j *stuckJudge) key(name string, k *keyAcquires) (StuckKey, bool) {
 	var best StuckKey
 	found := false
 	from := j.ix.first
-	var opened *op // the grant that opened the gap; nil before the first
+	var opened *history.Op // the grant that opened the gap; nil before the first
 	for i := 0; i <= len(k.grants); i++ {
 		to, final := j.ix.last, i == len(k.grants)
 		if !final {
-			to = k.grants[i].end
+			to = k.grants[i].End
 		}
 		if s, stuck := j.gap(name, k, opened, from, to, final); stuck && (!found || s.FaultFree > best.FaultFree) {
 			best, found = s, true
 		}
 		if !final {
-			opened, from = k.grants[i], k.grants[i].end
+			opened, from = k.grants[i], k.grants[i].End
 		}
 	}
 	return best, found
 }
 
 // gap judges the gap from to to (see Liveness) and, when it is stuck, reports it from the acquire it blames.
-func (j *stuckJudge) gap(name string, k *keyAcquires, opened *op, from, to int64, final bool) (StuckKey, bool) {
+func (j *stuckJudge) gap(name string, k *keyAcquires, opened *history.Op, from, to int64, final bool) (StuckKey, bool) {
 	if to-from < j.minFree || to-from-j.faults.within(from, to) < j.minFree {
 		return StuckKey{}, false
 	}
@@ -254,19 +254,19 @@ func (j *stuckJudge) gap(name string, k *keyAcquires, opened *op, from, to int64
 }
 
 // attemptsIn are the attempts invoked in [from, to), or [from, to] for the history's last gap.
-func attemptsIn(attempts []*op, from, to int64, final bool) []*op {
-	lo := sort.Search(len(attempts), func(i int) bool { return attempts[i].start >= from })
+func attemptsIn(attempts []*history.Op, from, to int64, final bool) []*history.Op {
+	lo := sort.Search(len(attempts), func(i int) bool { return attempts[i].Start >= from })
 	hi := sort.Search(len(attempts), func(i int) bool {
-		return attempts[i].start > to || (!final && attempts[i].start == to)
+		return attempts[i].Start > to || (!final && attempts[i].Start == to)
 	})
 	return attempts[lo:max(lo, hi)]
 }
 
 // trying says whether workers were still trying at the end of a gap: one of its attempts was invoked, or was
 // still waiting for its answer, in the gap's last TTL.
-func (j *stuckJudge) trying(attempts []*op, to int64) bool {
+func (j *stuckJudge) trying(attempts []*history.Op, to int64) bool {
 	for _, o := range slices.Backward(attempts) {
-		if max(o.start, o.end) >= to-j.ttl {
+		if max(o.Start, o.End) >= to-j.ttl {
 			return true
 		}
 	}
@@ -277,11 +277,11 @@ func (j *stuckJudge) trying(attempts []*op, to int64) bool {
 // known to have crashed or to have been cut off after it (the grant that opened the gap, or an indeterminate
 // acquire inside it); else the first indeterminate acquire inside the gap, which may have set the key without
 // being granted; else the grant that opened the gap. Nil when nothing ever took the key.
-func (j *stuckJudge) blame(k *keyAcquires, opened *op, from, to int64) *op {
+func (j *stuckJudge) blame(k *keyAcquires, opened *history.Op, from, to int64) *history.Op {
 	lo := sort.Search(len(k.uncertain), func(i int) bool { return takenAt(k.uncertain[i]) >= from })
 	hi := sort.Search(len(k.uncertain), func(i int) bool { return takenAt(k.uncertain[i]) > to })
 	inside := k.uncertain[lo:max(lo, hi)]
-	for _, c := range slices.Concat([]*op{opened}, inside) {
+	for _, c := range slices.Concat([]*history.Op{opened}, inside) {
 		if c != nil && j.fate(c).vanished() {
 			return c
 		}
@@ -294,26 +294,26 @@ func (j *stuckJudge) blame(k *keyAcquires, opened *op, from, to int64) *op {
 
 // fate is what became of the worker of an acquire, as far as its next operations tell.
 type fate struct {
-	crash *op // the operation its worker died in (Reason client-crash)
-	cut   *op // an operation of its worker that never completed
+	crash *history.Op // the operation its worker died in (Reason client-crash)
+	cut   *history.Op // an operation of its worker that never completed
 }
 
 func (f fate) vanished() bool { return f.crash != nil || f.cut != nil }
 
 // fate reads the operations of a's worker from a up to its next acquire (where the worker has moved on): a crash
 // recorded there, or an operation that never completed, tells that the worker died with whatever a took.
-func (j *stuckJudge) fate(a *op) fate {
-	ops := j.workerOps()[a.worker]
-	i, _ := slices.BinarySearchFunc(ops, a, func(o, t *op) int { return cmp.Or(cmpInt(o.start, t.start), cmpInt(o.id, t.id)) })
+func (j *stuckJudge) fate(a *history.Op) fate {
+	ops := j.workerOps()[a.Worker]
+	i, _ := slices.BinarySearchFunc(ops, a, func(o, t *history.Op) int { return cmp.Or(cmpInt(o.Start, t.Start), cmpInt(o.ID, t.ID)) })
 	var f fate
 	for _, o := range ops[i:] {
-		if o != a && o.name == history.OpAcquire {
+		if o != a && o.Name == history.OpAcquire {
 			break
 		}
-		if o.reason == reasonClientCrash {
+		if o.Reason == reasonClientCrash {
 			return fate{crash: o}
 		}
-		if o.out == outPending && !o.orphan && f.cut == nil {
+		if o.Outcome == history.OutPending && !o.Orphan && f.cut == nil {
 			f.cut = o
 		}
 	}
@@ -322,53 +322,53 @@ func (j *stuckJudge) fate(a *op) fate {
 
 // workerOps indexes each worker's acquires, critical sections and the extends and releases that ended it, by
 // invocation, once, when the first stuck gap needs them.
-func (j *stuckJudge) workerOps() map[string][]*op {
+func (j *stuckJudge) workerOps() map[string][]*history.Op {
 	if j.workers != nil {
 		return j.workers
 	}
-	j.workers = map[string][]*op{}
-	for _, list := range [][]op{j.ix.acquires, j.ix.cs, j.ix.ends} {
+	j.workers = map[string][]*history.Op{}
+	for _, list := range [][]history.Op{j.ix.acquires, j.ix.cs, j.ix.ends} {
 		for i := range list {
 			o := &list[i]
-			j.workers[o.worker] = append(j.workers[o.worker], o)
+			j.workers[o.Worker] = append(j.workers[o.Worker], o)
 		}
 	}
 	for _, ops := range j.workers {
-		slices.SortFunc(ops, func(a, b *op) int { return cmp.Or(cmpInt(a.start, b.start), cmpInt(a.id, b.id)) })
+		slices.SortFunc(ops, func(a, b *history.Op) int { return cmp.Or(cmpInt(a.Start, b.Start), cmpInt(a.ID, b.ID)) })
 	}
 	return j.workers
 }
 
 // describe is StuckKey.Last: who took the key last (a, nil when nobody did) and what became of them.
-func (j *stuckJudge) describe(a *op) string {
+func (j *stuckJudge) describe(a *history.Op) string {
 	if a == nil {
 		return "never granted"
 	}
 	f := j.fate(a)
 	at := fmtDur(time.Duration(takenAt(a)))
 	switch {
-	case a.out == outOK && f.crash != nil:
-		return crashSentence(a.worker, f.crash)
-	case a.out == outOK && f.cut != nil:
-		return fmt.Sprintf("last granted to %s at %s, whose %s at %s never completed", a.worker, at, opNoun(f.cut.name), fmtDur(time.Duration(f.cut.start)))
-	case a.out == outOK:
-		return fmt.Sprintf("last granted to %s at %s", a.worker, at)
+	case a.Outcome == history.OutOK && f.crash != nil:
+		return crashSentence(a.Worker, f.crash)
+	case a.Outcome == history.OutOK && f.cut != nil:
+		return fmt.Sprintf("last granted to %s at %s, whose %s at %s never completed", a.Worker, at, opNoun(f.cut.Name), fmtDur(time.Duration(f.cut.Start)))
+	case a.Outcome == history.OutOK:
+		return fmt.Sprintf("last granted to %s at %s", a.Worker, at)
 	case f.crash != nil:
-		return fmt.Sprintf("%s, leaving its acquire at %s indeterminate", crashSentence(a.worker, f.crash), at)
-	case a.out == outPending:
-		return fmt.Sprintf("%s's acquire at %s never completed", a.worker, at)
+		return fmt.Sprintf("%s, leaving its acquire at %s indeterminate", crashSentence(a.Worker, f.crash), at)
+	case a.Outcome == history.OutPending:
+		return fmt.Sprintf("%s's acquire at %s never completed", a.Worker, at)
 	}
-	s := fmt.Sprintf("%s's acquire at %s was indeterminate", a.worker, at)
-	if a.errText != "" {
-		s += ": " + a.errText
+	s := fmt.Sprintf("%s's acquire at %s was indeterminate", a.Worker, at)
+	if a.Error != "" {
+		s += ": " + a.Error
 	}
 	return s
 }
 
 // crashSentence says how a worker crashed, from the crash's error text when it has one: "g1w4 crashed
 // between-setnx-and-expire", "g1w4 crashed holding the lock".
-func crashSentence(worker string, crash *op) string {
-	how := strings.TrimPrefix(crash.errText, "worker ")
+func crashSentence(worker string, crash *history.Op) string {
+	how := strings.TrimPrefix(crash.Error, "worker ")
 	switch {
 	case how == "":
 		how = "crashed"

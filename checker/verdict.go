@@ -82,4 +82,8 @@ const (
 	// CauseStaleFence: the resource enforced fencing and still accepted a write whose token was lower than one it
 	// had accepted before.
 	CauseStaleFence Cause = "stale-fence"
+	// CauseTokenRegressed: the lock granted a fencing token no higher than one it had granted before the grant was
+	// asked for (a counter that forgot, majorities that never heard of the last token): fencing with it fences
+	// nothing.
+	CauseTokenRegressed Cause = "token-regressed"
 )

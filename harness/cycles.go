@@ -56,6 +56,8 @@ func MeasureCyclesRecorded(ctx context.Context, st lock.Strategy, workers int, p
 	return measureCycles(ctx, st, workers, proxied, true, d, 0)
 }
 
+// measureCycles is MeasureCycles and MeasureCyclesRecorded: fresh nodes, the record when recorded, the proxy when
+// proxied, one locker per worker, then the cycles themselves.
 func measureCycles(ctx context.Context, st lock.Strategy, workers int, proxied, recorded bool, d time.Duration, n int64) (Cycles, error) {
 	res := Cycles{Strategy: st.Name(), Workers: workers, Proxied: proxied}
 	be := &cluster.Local{}
@@ -65,48 +67,80 @@ func measureCycles(ctx context.Context, st lock.Strategy, workers int, proxied, 
 		return res, err
 	}
 	if recorded {
-		dir, err := os.MkdirTemp("", "redlock-harness-bench-")
+		stopRecord, err := startCyclesRecord(nodes)
 		if err != nil {
 			return res, err
 		}
-		defer os.RemoveAll(dir)
-		addrs := map[string]string{}
-		for _, nd := range nodes {
-			addrs[nd.Name] = nd.Addr
-		}
-		rec, err := record.Start(filepath.Join(dir, history.NodeFile), history.NewClock(), addrs,
-			func(k string) bool { return strings.HasPrefix(k, "cycles-") })
-		if err != nil {
-			return res, err
-		}
-		defer rec.Close()
+		defer stopRecord()
 	}
+	addrs, closeProxy, err := cyclesAddrs(nodes, proxied)
+	if err != nil {
+		return res, err
+	}
+	defer closeProxy()
+	lockers, closeClients := newCyclesLockers(st, addrs, workers)
+	defer closeClients()
+	res.Elapsed, res.Cycles, res.Errors = runCycles(ctx, lockers, d, n)
+	if res.Cycles == 0 {
+		return res, errors.New("no cycle completed")
+	}
+	return res, ctx.Err()
+}
+
+// startCyclesRecord keeps the servers' record of the cycles' keys in a temporary directory, so the measurement
+// pays what a run with the record pays; the returned func stops it and removes the directory.
+func startCyclesRecord(nodes []cluster.Node) (func(), error) {
+	dir, err := os.MkdirTemp("", "redlock-harness-bench-")
+	if err != nil {
+		return nil, err
+	}
+	addrs := map[string]string{}
+	for _, nd := range nodes {
+		addrs[nd.Name] = nd.Addr
+	}
+	rec, err := record.Start(filepath.Join(dir, history.NodeFile), history.NewClock(), addrs,
+		func(k string) bool { return strings.HasPrefix(k, "cycles-") })
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return func() {
+		rec.Close()
+		os.RemoveAll(dir)
+	}, nil
+}
+
+// cyclesAddrs is the address the lockers dial for each node: the node itself, or when proxied its link through a
+// fresh embedded Toxiproxy, so the figure includes the proxy's hop. The returned func closes the proxy.
+func cyclesAddrs(nodes []cluster.Node, proxied bool) ([]string, func(), error) {
 	addrs := make([]string, len(nodes))
 	for i, nd := range nodes {
 		addrs[i] = nd.Addr
 	}
-	if proxied {
-		nw, err := netem.New("")
-		if err != nil {
-			return res, err
-		}
-		defer nw.Close()
-		for i, nd := range nodes {
-			l, err := nw.AddLink("g1", nd.Name, nd.Addr)
-			if err != nil {
-				return res, err
-			}
-			addrs[i] = l.Addr()
-		}
+	if !proxied {
+		return addrs, func() {}, nil
 	}
+	nw, err := netem.New("")
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, nd := range nodes {
+		l, err := nw.AddLink("g1", nd.Name, nd.Addr)
+		if err != nil {
+			nw.Close()
+			return nil, nil, err
+		}
+		addrs[i] = l.Addr()
+	}
+	return addrs, func() { nw.Close() }, nil
+}
+
+// newCyclesLockers gives every worker its own locker over its own clients, as separate processes would have; the
+// returned func closes the clients.
+func newCyclesLockers(st lock.Strategy, addrs []string, workers int) ([]lock.Locker, func()) {
 	opts := lock.NewOptions(lock.WithTTL(5 * time.Second))
 	lockers := make([]lock.Locker, workers)
 	var clients []*redis.Client
-	defer func() {
-		for _, c := range clients {
-			_ = c.Close()
-		}
-	}()
 	for w := range lockers {
 		var cs []redis.UniversalClient
 		for _, a := range addrs {
@@ -116,36 +150,25 @@ func measureCycles(ctx context.Context, st lock.Strategy, workers int, proxied, 
 		}
 		lockers[w] = st.New(cs, opts)
 	}
+	return lockers, func() {
+		for _, c := range clients {
+			_ = c.Close()
+		}
+	}
+}
+
+// runCycles drives every locker through acquire+release on its own key until d has passed (n <= 0) or n cycles
+// are done in total, and returns the time taken, the cycles completed and the failed attempts.
+func runCycles(ctx context.Context, lockers []lock.Locker, d time.Duration, n int64) (time.Duration, int64, int64) {
 	var done, errs atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	start := time.Now()
-	for w := 0; w < workers; w++ {
+	for w := range lockers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			key := fmt.Sprintf("cycles-%d", w)
-			for {
-				select {
-				case <-stop:
-					return
-				case <-ctx.Done():
-					return
-				default:
-				}
-				if n > 0 && done.Load() >= n {
-					return
-				}
-				lease, err := lockers[w].Acquire(ctx, key)
-				if err == nil {
-					err = lease.Release(ctx)
-				}
-				if err != nil {
-					errs.Add(1)
-					continue
-				}
-				done.Add(1)
-			}
+			cycleLoop(ctx, lockers[w], fmt.Sprintf("cycles-%d", w), stop, n, &done, &errs)
 		}()
 	}
 	if n <= 0 {
@@ -156,11 +179,33 @@ func measureCycles(ctx context.Context, st lock.Strategy, workers int, proxied, 
 		close(stop)
 	}
 	wg.Wait()
-	res.Elapsed, res.Cycles, res.Errors = time.Since(start), done.Load(), errs.Load()
-	if res.Cycles == 0 {
-		return res, errors.New("no cycle completed")
+	return time.Since(start), done.Load(), errs.Load()
+}
+
+// cycleLoop is one worker: acquire and release key until stopped, cancelled, or the n cycles (n > 0) are done,
+// counting completed cycles in done and failed ones in errs.
+func cycleLoop(ctx context.Context, l lock.Locker, key string, stop <-chan struct{}, n int64, done, errs *atomic.Int64) {
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		default:
+		}
+		if n > 0 && done.Load() >= n {
+			return
+		}
+		lease, err := l.Acquire(ctx, key)
+		if err == nil {
+			err = lease.Release(ctx)
+		}
+		if err != nil {
+			errs.Add(1)
+			continue
+		}
+		done.Add(1)
 	}
-	return res, ctx.Err()
 }
 
 var rpsRe = regexp.MustCompile(`(?m)^"?SET"?,\s*"?([0-9.]+)"?`)

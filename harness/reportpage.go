@@ -17,9 +17,10 @@ func interval(c checker.CriticalSection) report.Interval {
 }
 
 // ReportInput turns a judged history into what the HTML report draws, without the servers' side: set the input's
-// Nodes (NodeRecord) to draw the node lanes, as WriteReport does when the run kept a node record.
+// Nodes (NodeRecord) to draw the node lanes, as WriteReport does when the run kept a node record. The page draws
+// the operations the checker paired (r.Ops), so that it shows exactly what the verdict was reached on.
 func ReportInput(h *history.History, r checker.Result) report.Input {
-	in := report.Input{History: h, Verdict: string(r.Verdict), Summary: r.Summary(), Notes: r.Notes,
+	in := report.Input{History: h, Ops: r.Ops, Verdict: string(r.Verdict), Summary: r.Summary(), Notes: r.Notes,
 		Links:    map[string]string{"linearizability.html": "porcupine visualisation"},
 		Liveness: r.Liveness.Verdict, LivenessReason: r.Liveness.Reason()}
 	for _, o := range r.Overlap.Overlaps {

@@ -432,6 +432,10 @@ func (r *runner) judge(dir string) (Result, error) {
 	if err := WriteReport(dir, h, check); err != nil {
 		return r.result(), setupErr(err)
 	}
+	// The paired operations were for the page; a matrix holds thousands of results and needs none of them.
+	r.mu.Lock()
+	r.res.Check.Ops = nil
+	r.mu.Unlock()
 	_ = updateLatest(dir)
 	return r.result(), nil
 }

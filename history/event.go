@@ -1,6 +1,7 @@
 // Package history defines the record of a run: every operation's invocation and completion, every access to the
 // protected resource and every fault, one JSON object per line. The harness writes it while the run goes and the
-// checker reads it back, so a crashed or interrupted run can still be judged.
+// checker reads it back, so a crashed or interrupted run can still be judged. Pair turns the events into
+// operations by the one rule that both the checker's verdict and the report's page rest on.
 package history
 
 import "encoding/json"

@@ -17,6 +17,7 @@
 // times), only the part in view, so that a run of hundreds of thousands of operations stays a file of a few
 // megabytes that scrolls and zooms smoothly.
 //
-// The package computes the timeline from the history itself and takes the verdict, the violations and the
-// tables as plain data from its caller (the checker), so it depends on package history alone.
+// The package draws the operations its caller (the checker) paired, as history.Pair pairs them (Input.Ops), and
+// takes the verdict, the violations and the tables as plain data, so that the page cannot disagree with the
+// verdict and the package depends on package history alone.
 package report

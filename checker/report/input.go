@@ -2,11 +2,16 @@ package report
 
 import "github.com/redlock-harness/redlock-harness/history"
 
-// Input is everything the page shows. The caller (the checker) fills it: the report computes the timeline from
-// History and takes the judgement as given, so the page can never disagree with verdict.json.
+// Input is everything the page shows. The caller (the checker) fills it: the report draws the operations the
+// checker judged and takes the judgement as given, so the page can never disagree with verdict.json.
 type Input struct {
-	// History is the run as read back from history.jsonl; its header names the scenario, strategy and seed.
+	// History is the run as read back from history.jsonl; its header names the scenario, strategy and seed, and
+	// its fault events are drawn as fault windows.
 	History *history.History
+	// Ops are History's operations as the checker paired them (checker.Result.Ops), which the timeline draws.
+	// Passing the checker's own rather than pairing again is what keeps the page from drawing operations other
+	// than those the verdict was reached on. Nil pairs History's events here, with the same history.Pair.
+	Ops []history.Op
 	// Verdict is "valid", "invalid" or "unknown"; it picks the colour of the banner.
 	Verdict string
 	// Summary is the one-line verdict the terminal prints.

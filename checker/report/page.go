@@ -80,9 +80,9 @@ type partView struct {
 	Late bool
 }
 
-// newPage gathers what the template shows. It refuses a link that is not a relative path, which is what keeps
-// the page from ever reaching for the network.
-func newPage(in Input, tl *timeline) (*page, error) {
+// newPage gathers what the template shows; written is the number of critical sections that wrote. It refuses a
+// link that is not a relative path, which is what keeps the page from ever reaching for the network.
+func newPage(in Input, tl *timeline, written int) (*page, error) {
 	p := &page{Summary: in.Summary, Tables: in.Tables, CSS: template.CSS(pageCSS), JS: template.JS(pageJS)}
 	var hd struct {
 		scenario, strategy, started string
@@ -103,12 +103,6 @@ func newPage(in Input, tl *timeline) (*page, error) {
 		p.VerdictClass = in.Verdict
 	default:
 		p.VerdictClass = "other"
-	}
-	written := 0
-	for _, s := range tl.CS {
-		if s.Out == outOK {
-			written++
-		}
 	}
 	p.Facts = []string{fmt.Sprintf("seed %d", hd.seed)}
 	if hd.started != "" {

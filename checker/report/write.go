@@ -11,10 +11,11 @@ import (
 // Write renders the report for in as one self-contained HTML page. It reads the history once, so it is cheap
 // enough to run after every check (about a second for 100k operations).
 func Write(w io.Writer, in Input) error {
-	tl := buildTimeline(in.History, in.Violations)
+	ops := in.operations()
+	tl := drawTimeline(in.History, ops, in.Violations)
 	tl.Stuck = buildStuck(in.Stuck, tl.End)
 	buildNodeLanes(tl, in.Nodes, in.Violations)
-	p, err := newPage(in, tl)
+	p, err := newPage(in, tl, writtenSections(ops))
 	if err != nil {
 		return err
 	}

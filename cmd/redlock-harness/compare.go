@@ -2,17 +2,19 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/redlock-harness/redlock-harness/harness/matrix"
 	"github.com/redlock-harness/redlock-harness/lock"
+	"github.com/redlock-harness/redlock-harness/matrix"
 	"github.com/redlock-harness/redlock-harness/scenarios"
 )
 
@@ -34,7 +36,7 @@ func (m *matrixFlags) register(fs *flag.FlagSet, seeds string) {
 	fs.StringVar(&m.strategies, "strategies", "", "comma-separated strategies, mutants included (default: all strategies)")
 	fs.StringVar(&m.seeds, "seeds", seeds, "seeds per cell: a count N (seeds 1..N), a range (11-20) or a list (3,7,9)")
 	fs.DurationVar(&m.duration, "duration", 0, "override every scenario's duration")
-	fs.IntVar(&m.parallel, "parallel", defaultParallel(), "runs at once (each owns its nodes, ports and proxies); default: two per CPU")
+	fs.IntVar(&m.parallel, "parallel", defaultParallel(), "runs at once (each owns its nodes, ports and proxies); default: one per CPU")
 	fs.StringVar(&m.out, "out", "results", "results directory")
 	m.backend.register(fs)
 	fs.BoolVar(&m.quiet, "quiet", false, "no line per run")
@@ -181,43 +183,70 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	return exitValid
 }
 
+// gateFlags are gate's flags: the matrix flags and what the matrix is held to, where it comes from, and what is
+// written besides it.
+type gateFlags struct {
+	matrixFlags
+	expFile, junit, readme, from string
+	fullLength, steady           bool
+	share                        float64
+}
+
+// register defines gate's flags on fs: the matrix flags, ten seeds per cell by default (the share of seeds an
+// unsafe cell must be caught on needs several), and gate's own.
+func (g *gateFlags) register(fs *flag.FlagSet) {
+	g.matrixFlags.register(fs, "10")
+	fs.StringVar(&g.expFile, "expectations", "", "expectations file (default: the built-in scenarios/expectations.yaml)")
+	fs.BoolVar(&g.fullLength, "full-length", false, "run every cell to its scenario's end; by default a cell expected unsafe ends at its first violation")
+	fs.Float64Var(&g.share, "share", 0.9, "share of seeds on which an unsafe cell must be caught")
+	fs.StringVar(&g.junit, "junit", "", "write JUnit XML here, one test case per cell")
+	fs.StringVar(&g.readme, "readme", "", "rewrite the results table between the markers in this README")
+	fs.StringVar(&g.from, "from", "", "judge this matrix.json (from compare or an earlier gate) instead of running the cells")
+	fs.BoolVar(&g.steady, "steady-only", false, "hold only the cells measured the same on every seed (no share, no may_stall): for a profile of one or two seeds")
+}
+
+// cmdGate holds the chosen cells to their expectations: it gets the matrix (merged from shards, read from a
+// matrix.json, or run), writes a shard as it is, and otherwise judges the whole and exits 1 on a failed cell.
 func cmdGate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("gate", flag.ContinueOnError)
-	var mf matrixFlags
-	mf.register(fs, "10")
-	expFile := fs.String("expectations", "", "expectations file (default: the built-in scenarios/expectations.yaml)")
-	fullLength := fs.Bool("full-length", false, "run every cell to its scenario's end; by default a cell expected unsafe ends at its first violation")
-	share := fs.Float64("share", 0.9, "share of seeds on which an unsafe cell must be caught")
-	junit := fs.String("junit", "", "write JUnit XML here, one test case per cell")
-	readme := fs.String("readme", "", "rewrite the results table between the markers in this README")
-	from := fs.String("from", "", "judge this matrix.json (from compare or an earlier gate) instead of running the cells")
-	steady := fs.Bool("steady-only", false, "hold only the cells measured the same on every seed (no share, no may_stall): for a profile of one or two seeds")
+	var g gateFlags
+	g.register(fs)
 	if code, ok := parseFlags(fs, args, stderr); !ok {
 		return code
 	}
-	exp, err := scenarios.LoadExpectations(*expFile)
+	exp, err := scenarios.LoadExpectations(g.expFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "gate: %v\n", err)
 		return exitNoRun
 	}
-	scs, sts, err := mf.names()
+	cells, err := g.cells(exp, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "gate: %v\n", err)
 		return exitNoRun
 	}
-	inSet := func(list []string, v string) bool {
-		for _, x := range list {
-			if x == v {
-				return true
-			}
-		}
-		return false
+	m, nSeeds, err := g.measure(ctx, fs.Args(), exp, cells, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "gate: %v\n", err)
+		return exitNoRun
+	}
+	if g.shard != "" && !g.merge {
+		return g.writeShard(m, stdout, stderr)
+	}
+	return g.judge(m, exp, nSeeds, stdout, stderr)
+}
+
+// cells are the cells the gate holds: those with an expectation among the chosen scenarios and strategies, less,
+// with --steady-only, those whose outcome varied between seeds (named on stdout, so a profile says what it skips).
+func (g *gateFlags) cells(exp *scenarios.Expectations, stdout io.Writer) ([]matrix.Cell, error) {
+	scs, sts, err := g.names()
+	if err != nil {
+		return nil, err
 	}
 	var cells []matrix.Cell
 	var unsteady []string
 	for _, c := range exp.Cells {
-		if inSet(scs, c.Scenario) && inSet(sts, c.Strategy) {
-			if *steady && !c.Steady() {
+		if slices.Contains(scs, c.Scenario) && slices.Contains(sts, c.Strategy) {
+			if g.steady && !c.Steady() {
 				unsteady = append(unsteady, c.Scenario+"/"+c.Strategy)
 				continue
 			}
@@ -225,88 +254,99 @@ func cmdGate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if len(cells) == 0 {
-		fmt.Fprintln(stderr, "gate: no expectation matches the chosen scenarios and strategies")
-		return exitNoRun
+		return nil, errors.New("no expectation matches the chosen scenarios and strategies")
 	}
 	if len(unsteady) > 0 {
 		fmt.Fprintf(stdout, "gate: not held in this profile (their outcome varied between seeds when measured): %s\n", strings.Join(unsteady, ", "))
 	}
-	var m *matrix.Matrix
-	var nSeeds int
-	if mf.merge {
-		if m, err = matrix.ReadShards(fs.Args()); err != nil {
-			fmt.Fprintf(stderr, "gate: %v\n", err)
-			return exitNoRun
-		}
-		m = m.Only(cells)
-		nSeeds = len(m.Seeds)
-		fmt.Fprintf(stdout, "gate: %d shards merged, held to %s, %d seeds per cell\n", len(fs.Args()), exp.File, nSeeds)
-	} else if *from != "" {
-		if m, err = matrix.ReadJSON(*from); err != nil {
-			fmt.Fprintf(stderr, "gate: %v\n", err)
-			return exitNoRun
-		}
-		m = m.Only(cells)
-		nSeeds = len(m.Seeds)
-		fmt.Fprintf(stdout, "gate: %s held to %s, %d seeds per cell, unsafe cells must be caught on %d of %d\n",
-			*from, exp.File, nSeeds, matrix.RequiredCatches(nSeeds, *share), nSeeds)
-	} else {
-		p, err := mf.plan(cells)
+	return cells, nil
+}
+
+// measure gets the matrix of cells and its seeds per cell: from the shard directories in args (--merge), from a
+// matrix.json (--from), or by running the cells; it says on stdout which, and what the cells are held to.
+func (g *gateFlags) measure(ctx context.Context, args []string, exp *scenarios.Expectations, cells []matrix.Cell, stdout io.Writer) (*matrix.Matrix, int, error) {
+	switch {
+	case g.merge:
+		m, err := matrix.ReadShards(args)
 		if err != nil {
-			fmt.Fprintf(stderr, "gate: %v\n", err)
-			return exitNoRun
+			return nil, 0, err
 		}
-		length := "each scenario's full length"
-		if mf.duration > 0 {
-			length = "runs cut to " + mf.duration.String() + " (a short profile)"
+		m = m.Only(cells)
+		fmt.Fprintf(stdout, "gate: %d shards merged, held to %s, %d seeds per cell\n", len(args), exp.File, len(m.Seeds))
+		return m, len(m.Seeds), nil
+	case g.from != "":
+		m, err := matrix.ReadJSON(g.from)
+		if err != nil {
+			return nil, 0, err
 		}
-		if !*fullLength {
-			// A cell expected unsafe asks one question, whether the harness still catches the lock: its runs end at
-			// the first violation, which the checker then confirms. Safe cells run to the end.
-			p.StopOnViolation = func(c matrix.Cell) bool {
-				e, _ := exp.Lookup(c.Scenario, c.Strategy)
-				return e.Expect == scenarios.Unsafe || e.Expect == scenarios.Rare
-			}
-			length += ", cells expected unsafe ending at their first violation"
-		}
-		nSeeds = len(p.Seeds)
-		fmt.Fprintf(stdout, "gate: %s, seeds %s, %s, unsafe cells must be caught on %d of %d\n",
-			exp.File, mf.seeds, length, matrix.RequiredCatches(nSeeds, *share), nSeeds)
-		m, err = runMatrix(ctx, p, mf.quiet, stdout)
-		if err != nil || m == nil {
-			fmt.Fprintf(stderr, "gate: %v\n", err)
-			return exitNoRun
-		}
+		m = m.Only(cells)
+		nSeeds := len(m.Seeds)
+		fmt.Fprintf(stdout, "gate: %s held to %s, %d seeds per cell, unsafe cells must be caught on %d of %d\n",
+			g.from, exp.File, nSeeds, matrix.RequiredCatches(nSeeds, g.share), nSeeds)
+		return m, nSeeds, nil
 	}
-	if mf.shard != "" && !mf.merge {
-		// A shard holds part of the runs: judged alone, every cell would be short of seeds. Merge first.
-		dir := filepath.Join(mf.out, "gate", time.Now().Format("20060102-150405")+"-shard"+strings.ReplaceAll(mf.shard, "/", "of"))
-		if err := m.WriteAll(dir); err != nil {
-			fmt.Fprintf(stderr, "gate: %v\n", err)
-			return exitNoRun
-		}
-		fmt.Fprintf(stdout, "\ngate: shard %s written to %s; judge the whole with `gate --merge DIR…`\n", mf.shard, dir)
-		return exitValid
+	return g.run(ctx, exp, cells, stdout)
+}
+
+// run runs the cells on the plan the flags make; unless --full-length, a cell expected unsafe (or rare) ends each
+// run at its first violation. Any error, a partial matrix included, means the gate cannot judge.
+func (g *gateFlags) run(ctx context.Context, exp *scenarios.Expectations, cells []matrix.Cell, stdout io.Writer) (*matrix.Matrix, int, error) {
+	p, err := g.plan(cells)
+	if err != nil {
+		return nil, 0, err
 	}
-	res := matrix.Evaluate(m, exp, *share)
-	dir := filepath.Join(mf.out, "gate", time.Now().Format("20060102-150405"))
+	length := "each scenario's full length"
+	if g.duration > 0 {
+		length = "runs cut to " + g.duration.String() + " (a short profile)"
+	}
+	if !g.fullLength {
+		// A cell expected unsafe asks one question, whether the harness still catches the lock: its runs end at
+		// the first violation, which the checker then confirms. Safe cells run to the end.
+		p.StopOnViolation = func(c matrix.Cell) bool {
+			e, _ := exp.Lookup(c.Scenario, c.Strategy)
+			return e.Expect == scenarios.Unsafe || e.Expect == scenarios.Rare
+		}
+		length += ", cells expected unsafe ending at their first violation"
+	}
+	nSeeds := len(p.Seeds)
+	fmt.Fprintf(stdout, "gate: %s, seeds %s, %s, unsafe cells must be caught on %d of %d\n",
+		exp.File, g.seeds, length, matrix.RequiredCatches(nSeeds, g.share), nSeeds)
+	m, err := runMatrix(ctx, p, g.quiet, stdout)
+	if err != nil {
+		return nil, 0, err
+	}
+	return m, nSeeds, nil
+}
+
+// writeShard writes a shard's matrix unjudged: a shard holds part of the runs, and judged alone every cell would
+// be short of seeds. `gate --merge` judges the shards together.
+func (g *gateFlags) writeShard(m *matrix.Matrix, stdout, stderr io.Writer) int {
+	dir := filepath.Join(g.out, "gate", time.Now().Format("20060102-150405")+"-shard"+strings.ReplaceAll(g.shard, "/", "of"))
 	if err := m.WriteAll(dir); err != nil {
 		fmt.Fprintf(stderr, "gate: %v\n", err)
 		return exitNoRun
 	}
-	if *junit != "" {
-		f, err := os.Create(*junit)
-		if err == nil {
-			err = matrix.WriteJUnit(f, m, res)
-			f.Close()
-		}
-		if err != nil {
+	fmt.Fprintf(stdout, "\ngate: shard %s written to %s; judge the whole with `gate --merge DIR…`\n", g.shard, dir)
+	return exitValid
+}
+
+// judge holds m to exp, writes the matrix (and the JUnit file and README table when asked), prints the failed
+// cells and returns exit 1 when there is one.
+func (g *gateFlags) judge(m *matrix.Matrix, exp *scenarios.Expectations, nSeeds int, stdout, stderr io.Writer) int {
+	res := matrix.Evaluate(m, exp, g.share)
+	dir := filepath.Join(g.out, "gate", time.Now().Format("20060102-150405"))
+	if err := m.WriteAll(dir); err != nil {
+		fmt.Fprintf(stderr, "gate: %v\n", err)
+		return exitNoRun
+	}
+	if g.junit != "" {
+		if err := writeJUnitFile(g.junit, m, res); err != nil {
 			fmt.Fprintf(stderr, "gate: junit: %v\n", err)
 			return exitNoRun
 		}
 	}
-	if *readme != "" {
-		if err := matrix.UpdateReadme(*readme, m, res, nSeeds); err != nil {
+	if g.readme != "" {
+		if err := matrix.UpdateReadme(g.readme, m, res, nSeeds); err != nil {
 			fmt.Fprintf(stderr, "gate: readme: %v\n", err)
 			return exitNoRun
 		}
@@ -320,6 +360,17 @@ func cmdGate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitInvalid
 	}
 	return exitValid
+}
+
+// writeJUnitFile writes the gate's verdicts to path as JUnit XML, for CI to show one test case per cell.
+func writeJUnitFile(path string, m *matrix.Matrix, res []matrix.GateCell) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	err = matrix.WriteJUnit(f, m, res)
+	f.Close()
+	return err
 }
 
 // mergeMatrix puts the matrices of shard directories together and writes the whole as compare does.

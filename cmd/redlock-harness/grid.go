@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redlock-harness/redlock-harness/harness/matrix"
+	"github.com/redlock-harness/redlock-harness/matrix"
 )
 
 // liveGrid is the matrix as it fills, drawn on a terminal after every finished run: one row per scenario, one

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/redlock-harness/redlock-harness/harness/matrix"
+	"github.com/redlock-harness/redlock-harness/matrix"
 )
 
 func TestTheLiveGridShowsEachCellsVerdictsSoFarAndADotForCellsNotStarted(t *testing.T) {

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redlock-harness/redlock-harness/harness/matrix"
 	"github.com/redlock-harness/redlock-harness/lock"
+	"github.com/redlock-harness/redlock-harness/matrix"
 	"github.com/redlock-harness/redlock-harness/scenarios"
 )
 

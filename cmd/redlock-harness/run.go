@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/redlock-harness/redlock-harness/checker"
 	"github.com/redlock-harness/redlock-harness/harness"
@@ -19,108 +20,165 @@ import (
 	"github.com/redlock-harness/redlock-harness/scenarios"
 )
 
+// runArgs is what `run` was asked for, its flags parsed and resolved.
+type runArgs struct {
+	sc       *scenarios.Scenario
+	names    []string
+	seed     int64
+	duration time.Duration
+	backend  func() cluster.Backend
+	out      string
+	toxAPI   string
+	noRecord bool
+	parallel int
+	// progress is where the runs report as they go (nil with --quiet); tty redraws one line in place.
+	progress io.Writer
+	tty      bool
+}
+
+// cmdRun runs one scenario against one or more strategies, several at a time, and exits with the worst verdict.
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	ra, code, ok := parseRunArgs(args, stderr)
+	if !ok {
+		return code
+	}
+	return ra.runAll(ctx, stdout, stderr)
+}
+
+// parseRunArgs parses and checks run's flags; when it reports false, the int is the exit code.
+func parseRunArgs(args []string, stderr io.Writer) (*runArgs, int, bool) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	scenario := fs.String("scenario", "", "scenario name (see `list`) or path of a scenario .yaml file")
 	strategies := fs.String("strategy", "", "comma-separated strategies, or all (default: the scenario's own list, else all)")
-	seed := fs.Int64("seed", 1, "seed every random choice derives from")
-	duration := fs.Duration("duration", 0, "override the scenario's duration")
+	ra := &runArgs{}
+	fs.Int64Var(&ra.seed, "seed", 1, "seed every random choice derives from")
+	fs.DurationVar(&ra.duration, "duration", 0, "override the scenario's duration")
 	var bf backendFlags
 	bf.register(fs)
-	out := fs.String("out", "results", "results directory")
-	toxAPI := fs.String("toxiproxy-api", "", "serve the embedded Toxiproxy's HTTP API on this address (e.g. 127.0.0.1:8474)")
+	fs.StringVar(&ra.out, "out", "results", "results directory")
+	fs.StringVar(&ra.toxAPI, "toxiproxy-api", "", "serve the embedded Toxiproxy's HTTP API on this address (e.g. 127.0.0.1:8474)")
 	quiet := fs.Bool("quiet", false, "no progress line")
-	noRecord := fs.Bool("no-node-record", false, "keep no record of what the nodes saw (nodes.jsonl): causes are then inferred from the clients' beliefs alone")
-	parallel := fs.Int("parallel", defaultParallel(), "strategies run at once when there are several (each run owns its nodes, ports and proxies); default: two per CPU")
+	fs.BoolVar(&ra.noRecord, "no-node-record", false, "keep no record of what the nodes saw (nodes.jsonl): causes are then inferred from the clients' beliefs alone")
+	fs.IntVar(&ra.parallel, "parallel", defaultParallel(), "strategies run at once when there are several (each run owns its nodes, ports and proxies); default: one per CPU")
 	if code, ok := parseFlags(fs, args, stderr); !ok {
-		return code
+		return nil, code, false
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "run: unexpected argument %q\n", fs.Arg(0))
-		return exitNoRun
+		return nil, exitNoRun, false
 	}
 	if *scenario == "" {
 		fmt.Fprintf(stderr, "run: --scenario is required (one of: %s)\n", strings.Join(scenarios.Names(), ", "))
-		return exitNoRun
+		return nil, exitNoRun, false
 	}
-	sc, err := scenarios.Load(*scenario)
-	if err != nil {
+	if err := ra.resolve(*scenario, *strategies, &bf); err != nil {
 		fmt.Fprintf(stderr, "run: %v\n", err)
-		return exitNoRun
+		return nil, exitNoRun, false
 	}
-	names, err := strategyNames(*strategies, sc)
-	if err != nil {
-		fmt.Fprintf(stderr, "run: %v\n", err)
-		return exitNoRun
+	ra.setProgress(*quiet, stderr)
+	return ra, exitValid, true
+}
+
+// resolve loads the scenario, names the strategies and makes the backend maker the flags ask for.
+func (ra *runArgs) resolve(scenario, strategies string, bf *backendFlags) error {
+	var err error
+	if ra.sc, err = scenarios.Load(scenario); err != nil {
+		return err
 	}
-	mk, err := bf.maker()
-	if err != nil {
-		fmt.Fprintf(stderr, "run: %v\n", err)
-		return exitNoRun
+	if ra.names, err = strategyNames(strategies, ra.sc); err != nil {
+		return err
 	}
-	if *parallel < 1 {
-		*parallel = 1
+	ra.backend, err = bf.maker()
+	return err
+}
+
+// setProgress settles how many runs go at once and how they report: one at a time when there is one strategy or
+// a Toxiproxy API to serve (one address serves one run), a line redrawn in place only for one run on a terminal.
+func (ra *runArgs) setProgress(quiet bool, stderr io.Writer) {
+	if ra.parallel < 1 {
+		ra.parallel = 1
 	}
-	if *toxAPI != "" || len(names) == 1 {
-		*parallel = 1 // one Toxiproxy API address can serve one run at a time
+	if ra.toxAPI != "" || len(ra.names) == 1 {
+		ra.parallel = 1 // one Toxiproxy API address can serve one run at a time
 	}
-	var progress io.Writer
-	tty := false
-	if !*quiet {
-		progress = &lockedWriter{w: stderr}
+	if !quiet {
+		ra.progress = &lockedWriter{w: stderr}
 		// A line redrawn in place serves one run; several at once print plain lines, each naming its run.
-		tty = *parallel == 1 && isTerminal(stderr)
+		ra.tty = ra.parallel == 1 && isTerminal(stderr)
 	}
-	var (
-		mu       sync.Mutex
-		code     = exitValid
-		stopping bool
-		verdicts = map[checker.Verdict][]string{}
-	)
+}
+
+// runAll runs every strategy, parallel at a time, and hands out no more runs once one could not finish (or ctx
+// ends); several strategies end with the tally line.
+func (ra *runArgs) runAll(ctx context.Context, stdout, stderr io.Writer) int {
+	t := &runTally{code: exitValid, verdicts: map[checker.Verdict][]string{}}
 	jobs := make(chan string)
 	var wg sync.WaitGroup
-	for range min(*parallel, len(names)) {
+	for range min(ra.parallel, len(ra.names)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for name := range jobs {
-				info, _ := lock.Lookup(name)
-				res, err := harness.Run(ctx, harness.Config{
-					Scenario: sc, Strategy: info.Make(), Seed: *seed, Duration: *duration, Backend: mk(),
-					OutDir: *out, ToxiproxyAPI: *toxAPI, Progress: progress, ProgressTTY: tty, NoNodeRecord: *noRecord,
-				})
-				mu.Lock()
-				switch {
-				case err != nil && errors.Is(err, context.Canceled):
-					fmt.Fprintln(stdout, res.Summary())
-					code, stopping = exitNoRun, true
-				case err != nil:
-					fmt.Fprintf(stderr, "%s/%s: %v\n", sc.Name, name, err)
-					code, stopping = exitNoRun, true
-				default:
-					fmt.Fprintln(stdout, res.Summary())
-					code = worse(code, exitCode(res.Verdict))
-					verdicts[res.Verdict] = append(verdicts[res.Verdict], name)
-				}
-				mu.Unlock()
+				res, err := ra.runOne(ctx, name)
+				t.add(ra.sc.Name, name, res, err, stdout, stderr)
 			}
 		}()
 	}
-	for _, name := range names {
-		mu.Lock()
-		stop := stopping || ctx.Err() != nil
-		mu.Unlock()
-		if stop {
+	for _, name := range ra.names {
+		if t.stop(ctx) {
 			break
 		}
 		jobs <- name
 	}
 	close(jobs)
 	wg.Wait()
-	if len(names) > 1 && !stopping {
-		fmt.Fprintln(stdout, tally(sc.Name, verdicts, code))
+	if len(ra.names) > 1 && !t.stopping {
+		fmt.Fprintln(stdout, tally(ra.sc.Name, t.verdicts, t.code))
 	}
-	return code
+	return t.code
+}
+
+// runOne runs the scenario against one strategy on a fresh backend.
+func (ra *runArgs) runOne(ctx context.Context, name string) (harness.Result, error) {
+	info, _ := lock.Lookup(name)
+	return harness.Run(ctx, harness.Config{
+		Scenario: ra.sc, Strategy: info.Make(), Seed: ra.seed, Duration: ra.duration, Backend: ra.backend(),
+		OutDir: ra.out, ToxiproxyAPI: ra.toxAPI, Progress: ra.progress, ProgressTTY: ra.tty, NoNodeRecord: ra.noRecord,
+	})
+}
+
+// runTally gathers the outcomes of runs going at once: the exit code so far, each verdict's strategies, and
+// whether a run could not finish (then no more runs start).
+type runTally struct {
+	mu       sync.Mutex
+	code     int
+	stopping bool
+	verdicts map[checker.Verdict][]string
+}
+
+// add prints a finished run's summary (or why it could not run) and counts it.
+func (t *runTally) add(scenario, name string, res harness.Result, err error, stdout, stderr io.Writer) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case err != nil && errors.Is(err, context.Canceled):
+		fmt.Fprintln(stdout, res.Summary())
+		t.code, t.stopping = exitNoRun, true
+	case err != nil:
+		fmt.Fprintf(stderr, "%s/%s: %v\n", scenario, name, err)
+		t.code, t.stopping = exitNoRun, true
+	default:
+		fmt.Fprintln(stdout, res.Summary())
+		t.code = worse(t.code, exitCode(res.Verdict))
+		t.verdicts[res.Verdict] = append(t.verdicts[res.Verdict], name)
+	}
+}
+
+// stop says whether to start no more runs: one could not finish, or ctx has ended.
+func (t *runTally) stop(ctx context.Context) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.stopping || ctx.Err() != nil
 }
 
 // tally is the closing line of a run of several strategies: how many came out each way, which did not come out

@@ -315,6 +315,32 @@ const (
 // (then their replicas, with Spec.Replicas), returning once each answers PING (and each replica has completed
 // its first synchronisation).
 func (d *Docker) Start(ctx context.Context, spec Spec) ([]Node, error) {
+	imgSpec, err := d.imageSpec(spec)
+	if err != nil {
+		return nil, err
+	}
+	p, err := dockerProvider(ctx, 15*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	d.begin(ctx, p, spec)
+	primaries, err := d.startNodes(ctx, p, imgSpec, spec)
+	if err == nil && spec.Replicas {
+		err = d.startReplicas(ctx, primaries)
+	}
+	if err != nil {
+		d.mu.Lock()
+		d.dirty = true
+		d.mu.Unlock()
+		_ = d.Stop(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return d.nodesOf(primaries), nil
+}
+
+// imageSpec is what the node image holds: the host's redis-server (Binary, else the one on PATH) and, with
+// Spec.FakeClock, libfaketime and its shim.
+func (d *Docker) imageSpec(spec Spec) (*imageSpec, error) {
 	binary := d.Binary
 	if binary == "" {
 		p, err := FindRedisServer()
@@ -331,23 +357,24 @@ func (d *Docker) Start(ctx context.Context, spec Spec) ([]Node, error) {
 		}
 		extra = map[string]string{dockerFakeLib: tools.lib, dockerFakeShim: tools.shim}
 	}
-	imgSpec, err := nodeImageSpec(binary, extra)
-	if err != nil {
-		return nil, err
-	}
-	p, err := dockerProvider(ctx, 15*time.Second)
-	if err != nil {
-		return nil, err
-	}
+	return nodeImageSpec(binary, extra)
+}
+
+// dockerServerArgs are redis-server's arguments on every node and replica, with the persistence spec asks for.
+func dockerServerArgs(persistence string) []string {
 	args := []string{"--port", "6379", "--bind", "0.0.0.0", "--protected-mode", "no", "--dir", dockerDataDir,
 		"--daemonize", "no", "--save", "",
 		// A replica's full synchronisation starts at once instead of waiting 5s for other replicas to join it.
 		"--repl-diskless-sync-delay", "0"}
-	if spec.Persistence == "aof-always" {
-		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
-	} else {
-		args = append(args, "--appendonly", "no")
+	if persistence == "aof-always" {
+		return append(args, "--appendonly", "yes", "--appendfsync", "always")
 	}
+	return append(args, "--appendonly", "no")
+}
+
+// begin takes the engine p for this instance: it gets its run id, removes what killed harnesses left, and
+// resets the state of a previous start, so that from here on Stop removes whatever the start creates.
+func (d *Docker) begin(ctx context.Context, p *testcontainers.DockerProvider, spec Spec) {
 	d.mu.Lock()
 	d.provider = p
 	d.runIDLocked()
@@ -356,41 +383,30 @@ func (d *Docker) Start(ctx context.Context, spec Spec) ([]Node, error) {
 		fmt.Fprintf(os.Stderr, "docker: removed %d container(s) a killed harness left: %s\n", len(gone), strings.Join(gone, " "))
 	}
 	d.mu.Lock()
-	d.args, d.fake = args, spec.FakeClock
+	d.args, d.fake = dockerServerArgs(spec.Persistence), spec.FakeClock
 	d.replicas = map[string]int{}
 	d.stopped = false
 	d.bgCtx, d.bgStop = context.WithCancel(context.Background())
 	d.mu.Unlock()
-	fail := func(err error) ([]Node, error) {
-		d.mu.Lock()
-		d.dirty = true
-		d.mu.Unlock()
-		_ = d.Stop(context.WithoutCancel(ctx))
-		return nil, err
-	}
+}
 
+// startNodes builds the node image if needed, makes the follow files' directory with Spec.FakeClock, and starts
+// the primaries n1…nN in parallel. Every container created is recorded for Stop, even on error.
+func (d *Docker) startNodes(ctx context.Context, p *testcontainers.DockerProvider, imgSpec *imageSpec, spec Spec) ([]*dockerNode, error) {
 	bctx, cancel := d.call(ctx, 5)
 	ref, built, err := ensureImage(bctx, p, imgSpec)
 	cancel()
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
 	d.mu.Lock()
 	d.image, d.built = ref, built
 	d.mu.Unlock()
 	if spec.FakeClock {
-		dir, err := os.MkdirTemp("", "redlock-harness-docker-clock-")
-		if err == nil {
-			err = markOwned(dir)
+		if err := d.makeClockDir(); err != nil {
+			return nil, err
 		}
-		if err != nil {
-			return fail(err)
-		}
-		d.mu.Lock()
-		d.clockDir = dir
-		d.mu.Unlock()
 	}
-
 	names := make([]string, spec.Nodes)
 	for i := range names {
 		names[i] = NodeName(i)
@@ -399,42 +415,63 @@ func (d *Docker) Start(ctx context.Context, spec Spec) ([]Node, error) {
 	d.mu.Lock()
 	d.nodes = primaries
 	d.mu.Unlock()
+	return primaries, err
+}
+
+// makeClockDir makes the host directory of the nodes' follow files, marked with its owner for the sweep.
+func (d *Docker) makeClockDir() error {
+	dir, err := os.MkdirTemp("", "redlock-harness-docker-clock-")
+	if err == nil {
+		err = markOwned(dir)
+	}
 	if err != nil {
-		return fail(err)
+		return err
 	}
-	if spec.Replicas {
-		rnames := make([]string, len(primaries))
-		follow := make([]string, len(primaries))
-		for i, n := range primaries {
-			if n.ip == "" {
-				return fail(fmt.Errorf("%s has no address on the engine's bridge network for a replica to follow", n.name))
-			}
-			rnames[i], follow[i] = d.replicaName(n.name), n.ip
+	d.mu.Lock()
+	d.clockDir = dir
+	d.mu.Unlock()
+	return nil
+}
+
+// startReplicas starts a replica of every primary, following its bridge address, and waits for each to complete
+// its first synchronisation. Every replica created is recorded on its primary for Stop, even on error.
+func (d *Docker) startReplicas(ctx context.Context, primaries []*dockerNode) error {
+	rnames := make([]string, len(primaries))
+	follow := make([]string, len(primaries))
+	for i, n := range primaries {
+		if n.ip == "" {
+			return fmt.Errorf("%s has no address on the engine's bridge network for a replica to follow", n.name)
 		}
-		replicas, err := d.startAll(ctx, rnames, follow)
-		d.mu.Lock()
-		for i, r := range replicas {
-			ready := make(chan struct{})
-			close(ready)
-			primaries[i].replica, primaries[i].replReady = r, ready
-		}
-		d.mu.Unlock()
-		if err != nil {
-			return fail(err)
-		}
-		for _, r := range replicas {
-			if err := waitSynced(ctx, r.addr); err != nil {
-				return fail(fmt.Errorf("%s: %w", r.name, d.explain(ctx, r, err)))
-			}
+		rnames[i], follow[i] = d.replicaName(n.name), n.ip
+	}
+	replicas, err := d.startAll(ctx, rnames, follow)
+	d.mu.Lock()
+	for i, r := range replicas {
+		ready := make(chan struct{})
+		close(ready)
+		primaries[i].replica, primaries[i].replReady = r, ready
+	}
+	d.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	for _, r := range replicas {
+		if err := waitSynced(ctx, r.addr); err != nil {
+			return fmt.Errorf("%s: %w", r.name, d.explain(ctx, r, err))
 		}
 	}
+	return nil
+}
+
+// nodesOf is the primaries as the run sees them: names and the addresses the harness reaches them at.
+func (d *Docker) nodesOf(primaries []*dockerNode) []Node {
 	out := make([]Node, len(primaries))
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	for i, n := range primaries {
 		out[i] = Node{Name: n.name, Addr: n.addr}
 	}
-	d.mu.Unlock()
-	return out, nil
+	return out
 }
 
 // replicaName names the next replica container of node name: name-replica, then name-replica-2, …
@@ -481,46 +518,73 @@ func (d *Docker) startAll(ctx context.Context, names, follow []string) ([]*docke
 // address nobody holds any more, which could also be handed to another container meanwhile. The returned node
 // is non-nil whenever a container was created, so that it is removed even when it failed to start.
 func (d *Docker) startContainer(ctx context.Context, name, follow string) (*dockerNode, error) {
-	d.mu.Lock()
-	runID, image, fake, clockDir := d.id, d.image, d.fake, d.clockDir
-	args := append([]string(nil), d.args...)
-	d.mu.Unlock()
-	if follow != "" {
-		args = append(args, "--replicaof", follow, "6379")
+	s, clock, err := d.setupNode(name, follow)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	node := &dockerNode{name: name}
-	var env map[string]string
-	var binds []string
-	if fake {
-		dir := filepath.Join(clockDir, name)
-		clock, err := NewFakeClock(filepath.Join(dir, dockerClockFile))
-		if err != nil {
-			return nil, fmt.Errorf("start %s: %w", name, err)
-		}
-		node.clock = clock
-		env = map[string]string{}
-		for _, kv := range FakeTimeEnv(dockerFakeLib, dockerFakeShim, dockerClockDir+"/"+dockerClockFile) {
-			k, v, _ := strings.Cut(kv, "=")
-			env[k] = v
-		}
-		binds = []string{dir + ":" + dockerClockDir}
-	}
+	node := &dockerNode{name: name, clock: clock}
 	cctx, cancel := d.call(ctx, 1)
 	defer cancel()
-	base := "redlock-harness-" + runID + "-" + name
-	labels := func(role string) map[string]string {
-		return map[string]string{DockerLabelBackend: "docker", DockerLabelRun: runID, dockerLabelNode: name, dockerLabelRole: role,
-			dockerLabelOwner: OwnerTag()}
+	if err := d.startHolder(cctx, node, s); err != nil {
+		return d.created(node), err
 	}
+	return node, d.startServer(cctx, node, s)
+}
 
-	// The holder runs the image's redis-server listening on nothing but a unix socket: it only keeps the
-	// namespace alive.
-	holder, err := d.create(cctx, testcontainers.ContainerRequest{
-		Image:        image,
-		Name:         base + "-net",
+// nodeSetup is what a node's two containers are made from: the names, image and labels they share, and the
+// server's command line, environment and bind mounts.
+type nodeSetup struct {
+	name, base, runID, image string
+	args                     []string
+	env                      map[string]string
+	binds                    []string
+}
+
+// labels are the labels of the node's container in role ("net" or "redis"): the backend's, the run's, the
+// node's and the owner's, by which Stop, a person and the next sweep find it.
+func (s nodeSetup) labels(role string) map[string]string {
+	return map[string]string{DockerLabelBackend: "docker", DockerLabelRun: s.runID, dockerLabelNode: s.name, dockerLabelRole: role,
+		dockerLabelOwner: OwnerTag()}
+}
+
+// setupNode prepares node name's containers, as a replica of the primary at bridge address follow when not
+// empty; under a fake clock it also makes the node's clock, whose follow file the server's container mounts.
+func (d *Docker) setupNode(name, follow string) (nodeSetup, *FakeClock, error) {
+	d.mu.Lock()
+	s := nodeSetup{name: name, runID: d.id, image: d.image, args: append([]string(nil), d.args...)}
+	fake, clockDir := d.fake, d.clockDir
+	d.mu.Unlock()
+	s.base = "redlock-harness-" + s.runID + "-" + name
+	if follow != "" {
+		s.args = append(s.args, "--replicaof", follow, "6379")
+	}
+	if !fake {
+		return s, nil, nil
+	}
+	dir := filepath.Join(clockDir, name)
+	clock, err := NewFakeClock(filepath.Join(dir, dockerClockFile))
+	if err != nil {
+		return s, nil, err
+	}
+	s.env = map[string]string{}
+	for _, kv := range FakeTimeEnv(dockerFakeLib, dockerFakeShim, dockerClockDir+"/"+dockerClockFile) {
+		k, v, _ := strings.Cut(kv, "=")
+		s.env[k] = v
+	}
+	s.binds = []string{dir + ":" + dockerClockDir}
+	return s, clock, nil
+}
+
+// startHolder creates and starts the node's network holder and records on node its published port and bridge
+// address. The holder runs the image's redis-server listening on nothing but a unix socket: it only keeps the
+// namespace alive. node.holder is set whenever the engine created the container.
+func (d *Docker) startHolder(ctx context.Context, node *dockerNode, s nodeSetup) error {
+	holder, err := d.create(ctx, testcontainers.ContainerRequest{
+		Image:        s.image,
+		Name:         s.base + "-net",
 		Cmd:          []string{"--port", "0", "--unixsocket", dockerDataDir + "/holder.sock", "--save", "", "--appendonly", "no", "--daemonize", "no"},
 		ExposedPorts: []string{redisPort},
-		Labels:       labels("net"),
+		Labels:       s.labels("net"),
 		HostConfigModifier: func(hc *container.HostConfig) {
 			hc.PortBindings = network.PortMap{
 				network.MustParsePort(redisPort): {{HostIP: netip.MustParseAddr("127.0.0.1")}},
@@ -529,56 +593,68 @@ func (d *Docker) startContainer(ctx context.Context, name, follow string) (*dock
 	})
 	node.holder = holder
 	if err != nil {
-		return d.created(node), fmt.Errorf("start %s: network holder: %w", name, err)
+		return fmt.Errorf("start %s: network holder: %w", s.name, err)
 	}
-	if err := holder.Start(cctx); err != nil {
-		return node, fmt.Errorf("start %s: network holder: %w", name, d.explainCtr(cctx, holder, err))
+	if err := holder.Start(ctx); err != nil {
+		return fmt.Errorf("start %s: network holder: %w", s.name, d.explainCtr(ctx, holder, err))
 	}
-	info, err := holder.Inspect(cctx)
+	info, err := holder.Inspect(ctx)
 	if err != nil {
-		return node, fmt.Errorf("start %s: network holder: %w", name, err)
+		return fmt.Errorf("start %s: network holder: %w", s.name, err)
 	}
+	if node.published = publishedPort(info); node.published == "" {
+		return fmt.Errorf("start %s: the engine published no host port for 6379/tcp", s.name)
+	}
+	node.ip = bridgeIP(info)
+	return nil
+}
+
+// publishedPort is where the engine published the container's port 6379 on 127.0.0.1, or "" when it did not.
+func publishedPort(info *container.InspectResponse) string {
+	published := ""
 	if info.NetworkSettings != nil {
 		for k, b := range info.NetworkSettings.Ports {
 			if k.Num() == 6379 && len(b) > 0 {
-				node.published = net.JoinHostPort("127.0.0.1", b[0].HostPort)
+				published = net.JoinHostPort("127.0.0.1", b[0].HostPort)
 			}
 		}
 	}
-	if node.published == "" {
-		return node, fmt.Errorf("start %s: the engine published no host port for 6379/tcp", name)
-	}
-	node.ip = bridgeIP(info)
+	return published
+}
 
-	ctr, err := d.create(cctx, testcontainers.ContainerRequest{
-		Image:  image,
-		Name:   base,
-		Cmd:    args,
-		Env:    env,
-		Labels: labels("redis"),
+// startServer creates the node's server container inside its holder's network namespace, starts it (under a
+// fake clock once the follow file is ready) and waits until it answers. node.ctr is set whenever the engine
+// created the container.
+func (d *Docker) startServer(ctx context.Context, node *dockerNode, s nodeSetup) error {
+	ctr, err := d.create(ctx, testcontainers.ContainerRequest{
+		Image:  s.image,
+		Name:   s.base,
+		Cmd:    s.args,
+		Env:    s.env,
+		Labels: s.labels("redis"),
 		HostConfigModifier: func(hc *container.HostConfig) {
-			hc.NetworkMode = container.NetworkMode("container:" + holder.GetContainerID())
-			hc.Binds = append(hc.Binds, binds...)
+			hc.NetworkMode = container.NetworkMode("container:" + node.holder.GetContainerID())
+			hc.Binds = append(hc.Binds, s.binds...)
 		},
 		// No wait strategy: the image has no shell, and ready() checks the node itself with a PING.
 	})
 	node.ctr = ctr
 	if err != nil {
-		return node, fmt.Errorf("start %s: %w", name, err)
+		return fmt.Errorf("start %s: %w", s.name, err)
 	}
 	if node.clock != nil {
 		// The shim holds the process until the next whole second; Calibrate corrects a later start.
 		if err := node.clock.Prepare(); err != nil {
-			return node, fmt.Errorf("start %s: %w", name, err)
+			return fmt.Errorf("start %s: %w", s.name, err)
 		}
 	}
-	if err := ctr.Start(cctx); err != nil {
-		return node, fmt.Errorf("start %s: %w", name, d.explain(cctx, node, err))
+	if err := ctr.Start(ctx); err != nil {
+		return fmt.Errorf("start %s: %w", s.name, d.explain(ctx, node, err))
 	}
-	if err := d.ready(cctx, node); err != nil {
-		return node, fmt.Errorf("start %s: %w", name, d.explain(cctx, node, err))
+	if err := d.ready(ctx, node); err != nil {
+		return fmt.Errorf("start %s: %w", s.name, d.explain(ctx, node, err))
 	}
-	return node, nil
+	return nil
 }
 
 // create creates a container (without starting it) through testcontainers-go. The container is returned
@@ -897,17 +973,62 @@ func forceRemove(ctx context.Context, c client.APIClient, cid string) error {
 // instance is removed (killed first if running, paused or not), the ones it knows and any other carrying its
 // label; the follow files' directory goes too. It is safe to call more than once.
 func (d *Docker) Stop(ctx context.Context) error {
+	st := d.detach()
+	if st.provider == nil {
+		if st.clockDir != "" {
+			_ = os.RemoveAll(st.clockDir)
+		}
+		return nil
+	}
+	ctx = context.WithoutCancel(ctx) // Stop runs on interruption too; each call to the engine has stopCallTimeout
+	errs := removeRun(ctx, st.provider.Client(), st.runID, st.known, st.dirty)
+	if st.clockDir != "" {
+		_ = os.RemoveAll(st.clockDir)
+	}
+	_ = st.provider.Close() // idle connections only: the client stays usable (ContainerIDs after Stop)
+	return errors.Join(errs...)
+}
+
+// stopState is what Stop takes out of the instance to remove: the engine, the run id, whether a start failed
+// or was interrupted (containers may exist that the instance does not know of), the follow files' directory and
+// the ids of the containers it knows.
+type stopState struct {
+	provider *testcontainers.DockerProvider
+	runID    string
+	dirty    bool
+	clockDir string
+	known    []string
+}
+
+// detach marks the instance stopped, abandons a replacement replica being started (which is registered or marked
+// dirty first), and takes out of the instance what Stop removes, so that a second Stop finds nothing.
+func (d *Docker) detach() stopState {
 	d.mu.Lock()
 	d.stopped = true
 	if d.bgStop != nil {
 		d.bgStop()
 	}
 	d.mu.Unlock()
-	d.bg.Wait() // a replacement replica being started is registered or marked dirty first
+	d.bg.Wait()
 	d.mu.Lock()
-	p, id, dirty, clockDir := d.provider, d.id, d.dirty, d.clockDir
+	st := stopState{provider: d.provider, runID: d.id, dirty: d.dirty, clockDir: d.clockDir}
+	known := knownContainers(append(append([]*dockerNode(nil), d.nodes...), d.retired...))
+	d.nodes, d.retired, d.dirty, d.clockDir = nil, nil, false, ""
+	d.mu.Unlock()
+	seen := map[string]bool{}
+	for _, ctr := range known {
+		if cid := ctr.GetContainerID(); !seen[cid] {
+			seen[cid] = true
+			st.known = append(st.known, cid)
+		}
+	}
+	return st
+}
+
+// knownContainers lists the containers of nodes and of their replicas, servers and holders; d.mu must be held.
+func knownContainers(nodes []*dockerNode) []*testcontainers.DockerContainer {
 	var known []*testcontainers.DockerContainer
-	for _, n := range append(append([]*dockerNode(nil), d.nodes...), d.retired...) {
+	for _, n := range nodes {
 		if n == nil {
 			continue
 		}
@@ -922,49 +1043,18 @@ func (d *Docker) Stop(ctx context.Context) error {
 			}
 		}
 	}
-	d.nodes, d.retired, d.dirty, d.clockDir = nil, nil, false, ""
-	d.mu.Unlock()
-	if p == nil {
-		if clockDir != "" {
-			_ = os.RemoveAll(clockDir)
-		}
-		return nil
-	}
-	ctx = context.WithoutCancel(ctx) // Stop runs on interruption too; each call to the engine has stopCallTimeout
-	c := p.Client()
-	remove := func(cid string) error {
-		cctx, cancel := context.WithTimeout(ctx, stopCallTimeout)
-		defer cancel()
-		return forceRemove(cctx, c, cid)
-	}
-	var mu sync.Mutex
-	var errs []error
-	removeAll := func(ids []string) {
-		var wg sync.WaitGroup
-		for _, cid := range ids {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := remove(cid); err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-				}
-			}()
-		}
-		wg.Wait()
-	}
+	return known
+}
+
+// removeRun removes the known containers, then every other container carrying the run's label: containers
+// created by calls cut short (an interrupted or failed start, dirty) are found that way, and since the engine may
+// finish creating one after the call was abandoned, a dirty run gets a second look half a second later.
+func removeRun(ctx context.Context, c client.APIClient, runID string, known []string, dirty bool) []error {
+	errs := removeParallel(ctx, c, known)
 	done := map[string]bool{}
-	var ids []string
-	for _, ctr := range known {
-		if cid := ctr.GetContainerID(); !done[cid] {
-			done[cid] = true
-			ids = append(ids, cid)
-		}
+	for _, cid := range known {
+		done[cid] = true
 	}
-	removeAll(ids)
-	// Containers created by calls cut short (an interrupted or failed start) are found by their label; the engine
-	// may finish creating one after the call was abandoned, hence a second look.
 	sweeps := 1
 	if dirty {
 		sweeps = 2
@@ -973,7 +1063,7 @@ func (d *Docker) Stop(ctx context.Context) error {
 		if s > 0 {
 			time.Sleep(500 * time.Millisecond)
 		}
-		left, err := listByRun(ctx, c, id, stopCallTimeout)
+		left, err := listByRun(ctx, c, runID, stopCallTimeout)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("list containers: %w", err))
 			continue
@@ -984,11 +1074,30 @@ func (d *Docker) Stop(ctx context.Context) error {
 				again = append(again, cid)
 			}
 		}
-		removeAll(again)
+		errs = append(errs, removeParallel(ctx, c, again)...)
 	}
-	if clockDir != "" {
-		_ = os.RemoveAll(clockDir)
+	return errs
+}
+
+// removeParallel removes the containers ids at once, each call bounded by stopCallTimeout, and returns the
+// removals that failed.
+func removeParallel(ctx context.Context, c client.APIClient, ids []string) []error {
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	for _, cid := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, stopCallTimeout)
+			defer cancel()
+			if err := forceRemove(cctx, c, cid); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
 	}
-	_ = p.Close() // idle connections only: the client stays usable (ContainerIDs after Stop)
-	return errors.Join(errs...)
+	wg.Wait()
+	return errs
 }

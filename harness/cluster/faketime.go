@@ -66,9 +66,9 @@ func findLibfaketime() string {
 	return ""
 }
 
-// FindLibfaketime returns the path of libfaketime.so.1 (the single-threaded preload library). When it is
-// missing and the process runs as root, it installs Debian's libfaketime package; otherwise it returns an error
-// carrying the install command. A docker backend copies the file it returns into its image.
+// FindLibfaketime returns the path of libfaketime.so.1 (the single-threaded preload library), or an error naming
+// the command that installs it: provisioning is `make deps`'s, never the library's. A docker backend copies the
+// file it returns into its image.
 func FindLibfaketime() (string, error) {
 	if p := findLibfaketime(); p != "" {
 		return p, nil

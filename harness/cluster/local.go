@@ -41,6 +41,8 @@ type Local struct {
 	Binary string
 	// ExtraArgs are appended to every node's command line (e.g. "--appendonly", "yes").
 	ExtraArgs []string
+
+	persist []string // the Spec's persistence arguments, set by each Start
 	// LogDir, when set, keeps each node's log there instead of in the temporary directory.
 	LogDir string
 
@@ -109,9 +111,33 @@ func FindRedisServer() (string, error) {
 // Start implements Backend. The nodes start in parallel; with Spec.Replicas it returns once every replica has
 // completed its first synchronisation.
 func (l *Local) Start(ctx context.Context, spec Spec) ([]Node, error) {
-	n := spec.Nodes
+	if err := l.prepare(spec); err != nil {
+		return nil, err
+	}
+	primaries, err := l.startPrimaries(ctx, spec.Nodes)
+	if err == nil && spec.Replicas {
+		err = l.startReplicas(ctx, primaries)
+	}
+	if err != nil {
+		l.Stop(context.Background())
+		return nil, err
+	}
+	out := make([]Node, 0, len(primaries))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, p := range primaries {
+		out = append(out, Node{Name: p.name, Addr: p.addr()})
+	}
+	return out, nil
+}
+
+// prepare gets what every node needs before any starts: the persistence arguments, the sweep of what killed
+// harnesses left (once per process), the redis-server binary, libfaketime with Spec.FakeClock, and a fresh
+// background context for replacement replicas.
+func (l *Local) prepare(spec Spec) error {
+	l.persist = nil
 	if spec.Persistence == "aof-always" {
-		l.ExtraArgs = append(l.ExtraArgs, "--appendonly", "yes", "--appendfsync", "always")
+		l.persist = []string{"--appendonly", "yes", "--appendfsync", "always"}
 	}
 	sweepOnce.Do(func() {
 		if gone := SweepStaleLocal(); len(gone) > 0 {
@@ -121,14 +147,14 @@ func (l *Local) Start(ctx context.Context, spec Spec) ([]Node, error) {
 	if l.Binary == "" {
 		p, err := FindRedisServer()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		l.Binary = p
 	}
 	if spec.FakeClock {
 		tools, err := findFakeTools()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		l.fake = &tools
 	}
@@ -136,65 +162,62 @@ func (l *Local) Start(ctx context.Context, spec Spec) ([]Node, error) {
 	l.stopped = false
 	l.bgCtx, l.bgStop = context.WithCancel(context.Background())
 	l.mu.Unlock()
-	fail := func(err error) ([]Node, error) {
-		l.Stop(context.Background())
-		return nil, err
-	}
+	return nil
+}
+
+// startPrimaries makes the nodes n1…nN, registered for Stop as each is made, and starts them in parallel.
+func (l *Local) startPrimaries(ctx context.Context, n int) ([]*localNode, error) {
 	primaries := make([]*localNode, 0, n)
 	for i := 0; i < n; i++ {
 		node, err := l.newNode(NodeName(i), "")
 		if err != nil {
-			return fail(err)
+			return nil, err
 		}
 		primaries = append(primaries, node)
 		l.mu.Lock()
 		l.nodes = append(l.nodes, node)
 		l.mu.Unlock()
 	}
-	if err := l.startAll(ctx, primaries); err != nil {
-		return fail(err)
+	return primaries, l.startAll(ctx, primaries)
+}
+
+// startReplicas gives every primary a replica that follows it through a link of the backend's own Toxiproxy
+// (which StallReplication cuts), starts them in parallel and waits for each to complete its first
+// synchronisation.
+func (l *Local) startReplicas(ctx context.Context, primaries []*localNode) error {
+	repl, err := netem.New("")
+	if err != nil {
+		return err
 	}
-	if spec.Replicas {
-		repl, err := netem.New("")
-		if err != nil {
-			return fail(err)
-		}
-		l.mu.Lock()
-		l.repl = repl
-		l.mu.Unlock()
-		var replicas []*localNode
-		for _, p := range primaries {
-			link, err := repl.AddLink("replica", p.name, p.addr())
-			if err != nil {
-				return fail(err)
-			}
-			r, err := l.newNode(p.name+"-replica", link.Addr())
-			if err != nil {
-				return fail(err)
-			}
-			ready := make(chan struct{})
-			close(ready)
-			l.mu.Lock()
-			p.replica, p.replLink, p.replReady = r, link, ready
-			l.mu.Unlock()
-			replicas = append(replicas, r)
-		}
-		if err := l.startAll(ctx, replicas); err != nil {
-			return fail(err)
-		}
-		for _, r := range replicas {
-			if err := waitSynced(ctx, r.addr()); err != nil {
-				return fail(fmt.Errorf("%s: %w", r.name, err))
-			}
-		}
-	}
-	out := make([]Node, 0, n)
 	l.mu.Lock()
-	for _, p := range primaries {
-		out = append(out, Node{Name: p.name, Addr: p.addr()})
-	}
+	l.repl = repl
 	l.mu.Unlock()
-	return out, nil
+	var replicas []*localNode
+	for _, p := range primaries {
+		link, err := repl.AddLink("replica", p.name, p.addr())
+		if err != nil {
+			return err
+		}
+		r, err := l.newNode(p.name+"-replica", link.Addr())
+		if err != nil {
+			return err
+		}
+		ready := make(chan struct{})
+		close(ready)
+		l.mu.Lock()
+		p.replica, p.replLink, p.replReady = r, link, ready
+		l.mu.Unlock()
+		replicas = append(replicas, r)
+	}
+	if err := l.startAll(ctx, replicas); err != nil {
+		return err
+	}
+	for _, r := range replicas {
+		if err := waitSynced(ctx, r.addr()); err != nil {
+			return fmt.Errorf("%s: %w", r.name, err)
+		}
+	}
+	return nil
 }
 
 // newNode makes a node's directory (and fake clock); follow is the address a replica replicates from.
@@ -269,6 +292,7 @@ func (l *Local) startNode(ctx context.Context, n *localNode) error {
 		// A replica's full synchronisation starts at once instead of waiting 5s for other replicas to join it.
 		"--repl-diskless-sync-delay", "0",
 	}
+	args = append(args, l.persist...)
 	args = append(args, l.ExtraArgs...)
 	if follow != "" {
 		host, p, err := net.SplitHostPort(follow)
@@ -534,6 +558,21 @@ func (l *Local) replLink(ctx context.Context, i int) (*localNode, *netem.Link, e
 		return nil, nil, fmt.Errorf("%s has no replica: %v", n.name, n.replErr)
 	}
 	return n, n.replLink, nil
+}
+
+// ReplicaAddr returns the address of node i's replica, waiting for a replacement replica still being started
+// after a failover, so that a test can look at what the replica holds (as Docker.ReplicaAddr does).
+func (l *Local) ReplicaAddr(ctx context.Context, i int) (string, error) {
+	n, _, err := l.replLink(ctx, i)
+	if err != nil {
+		return "", err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n.replica == nil { // a failover took it meanwhile
+		return "", fmt.Errorf("%s has no replica", n.name)
+	}
+	return n.replica.addr(), nil
 }
 
 // StallReplication cuts node i's replica off its primary (a blackhole on the link between them, both ways):

@@ -117,7 +117,7 @@ func partitionCut(mode string) netem.Cut {
 func init() {
 	Register(Kind{
 		Name:    "partition",
-		Summary: "cuts links between client groups and nodes; shapes isolate-node, majority-minority, bridge, random-halves; mode blackhole or reset",
+		Summary: "cuts links between client groups and nodes; shapes isolate-node, majority-minority, bridge, random-halves; mode blackhole (drop), hold (bytes delivered at the heal) or reset",
 		New: func(spec scenarios.FaultSpec) (Fault, error) {
 			if err := refuse(spec, "nodes", "groups", "shape", "mode"); err != nil {
 				return nil, err

@@ -47,6 +47,8 @@ func (t *netemToxic) Pipe(stub *toxics.ToxicStub) {
 	p.run()
 }
 
+// pipe is one connection's bytes in one direction through the toxic: the chunks queued until their due time, and
+// what the control's cuts have done to the connection so far.
 type pipe struct {
 	stub    *toxics.ToxicStub
 	c       *control
@@ -55,90 +57,146 @@ type pipe struct {
 	lastDue time.Time
 	// tainted says a Drop cut lost bytes of this connection: it is closed once no Drop is in force.
 	tainted bool
+	// timer wakes a turn at the head chunk's due time or at the end of its SendBound; it is stopped between turns.
+	timer *time.Timer
+	// stuckSince is when the head chunk, due, started waiting for the next stage to take it (zero: not waiting).
+	stuckSince time.Time
 }
 
+// turn is what one turn of the loop waits on besides the input, the interrupt and a change of state: the head
+// chunk to hand over on out (a nil out sends nothing) and the timer's channel when the head has a deadline.
+type turn struct {
+	out  chan<- *stream.StreamChunk
+	head *stream.StreamChunk
+	wake <-chan time.Time
+}
+
+// outcome says how the loop goes on after planning a turn.
+type outcome int
+
+const (
+	waitEvent outcome = iota // wait for the turn's events
+	planAgain                // the head was dropped: plan again with the next chunk
+	ended                    // the pipe has ended (killed or closed)
+)
+
+// run is the pipe's loop: each turn reads the control's state, works out what the head of the queue may do now
+// (plan), waits for the first event (await), and stops the timer for the next turn.
 func (p *pipe) run() {
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-	var stuckSince time.Time
+	p.timer = time.NewTimer(time.Hour)
+	p.timer.Stop()
+	defer p.timer.Stop()
 	for {
 		st := p.c.state()
 		if st.closed || (p.tainted && st.cut != Drop) {
 			p.kill()
 			return
 		}
-		now := time.Now()
-		var out chan<- *stream.StreamChunk
-		var head *stream.StreamChunk
-		var wake <-chan time.Time
-		if len(p.queue) > 0 && st.cut != Hold {
-			q := p.queue[0]
-			switch {
-			case q.due.After(now):
-				timer.Reset(q.due.Sub(now))
-				wake = timer.C
-			case st.cut == Reset: // a connection with bytes in flight is reset
-				p.kill()
-				return
-			case q.chunk == nil: // the end of the stream, after everything before it
-				p.stub.Close()
-				return
-			case st.cut == Drop:
-				p.queue = p.queue[1:]
-				p.tainted = true
-				continue
-			default:
-				out, head = p.stub.Output, q.chunk
-				if stuckSince.IsZero() {
-					stuckSince = now
-				}
-				timer.Reset(max(SendBound-now.Sub(stuckSince), 0))
-				wake = timer.C
-			}
-		}
-		if out == nil {
-			stuckSince = time.Time{}
-		}
-		select {
-		case <-p.stub.Interrupt:
-			p.flush()
+		t, o := p.plan(st)
+		switch o {
+		case ended:
 			return
-		case chunk, ok := <-p.in:
-			if !ok || chunk == nil {
-				p.in = nil
-				p.queue = append(p.queue, queued{due: p.lastDue})
-				break
-			}
-			switch st.cut {
-			case Reset:
-				p.kill()
-				return
-			case Drop:
-				p.tainted = true
-			default:
-				due := chunk.Timestamp.Add(p.c.delay(st))
-				if due.Before(p.lastDue) {
-					due = p.lastDue // order is kept, as on one TCP connection
-				}
-				p.lastDue = due
-				p.queue = append(p.queue, queued{chunk: chunk, due: due})
-			}
-		case out <- head:
-			p.queue = p.queue[1:]
-			stuckSince = time.Time{}
-		case <-wake:
-			if out != nil && time.Since(stuckSince) >= SendBound {
-				p.kill() // the far side has stopped taking bytes: its connection is gone
-				return
-			}
-		case <-st.changed:
+		case planAgain:
+			continue
 		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
+		if !p.await(st, t) {
+			return
+		}
+		p.disarm()
+	}
+}
+
+// plan decides what the head of the queue does this turn under state st: wait for its due time, end the
+// connection (a Reset with bytes in flight, or the end of the stream reached), be dropped, or be offered to the
+// next stage for what is left of its SendBound. A Hold or an empty queue offers nothing.
+func (p *pipe) plan(st state) (turn, outcome) {
+	now := time.Now()
+	var t turn
+	if len(p.queue) > 0 && st.cut != Hold {
+		q := p.queue[0]
+		switch {
+		case q.due.After(now):
+			p.timer.Reset(q.due.Sub(now))
+			t.wake = p.timer.C
+		case st.cut == Reset: // a connection with bytes in flight is reset
+			p.kill()
+			return t, ended
+		case q.chunk == nil: // the end of the stream, after everything before it
+			p.stub.Close()
+			return t, ended
+		case st.cut == Drop:
+			p.queue = p.queue[1:]
+			p.tainted = true
+			return t, planAgain
+		default:
+			t.out, t.head = p.stub.Output, q.chunk
+			if p.stuckSince.IsZero() {
+				p.stuckSince = now
 			}
+			p.timer.Reset(max(SendBound-now.Sub(p.stuckSince), 0))
+			t.wake = p.timer.C
+		}
+	}
+	if t.out == nil {
+		p.stuckSince = time.Time{}
+	}
+	return t, waitEvent
+}
+
+// await waits for the first of: Toxiproxy's interrupt, a chunk from the previous stage, the next stage taking
+// the head, the timer, or a change of the control's state; it reports false once the pipe has ended.
+func (p *pipe) await(st state, t turn) bool {
+	select {
+	case <-p.stub.Interrupt:
+		p.flush()
+		return false
+	case chunk, ok := <-p.in:
+		return p.take(st, chunk, ok)
+	case t.out <- t.head:
+		p.queue = p.queue[1:]
+		p.stuckSince = time.Time{}
+	case <-t.wake:
+		if t.out != nil && time.Since(p.stuckSince) >= SendBound {
+			p.kill() // the far side has stopped taking bytes: its connection is gone
+			return false
+		}
+	case <-st.changed:
+	}
+	return true
+}
+
+// take queues a chunk from the previous stage under state st, due after the link's delay and never before the
+// chunk ahead of it; the end of the stream is queued as a nil chunk. A Reset ends the pipe (reported false), a
+// Drop loses the chunk and taints the connection.
+func (p *pipe) take(st state, chunk *stream.StreamChunk, ok bool) bool {
+	if !ok || chunk == nil {
+		p.in = nil
+		p.queue = append(p.queue, queued{due: p.lastDue})
+		return true
+	}
+	switch st.cut {
+	case Reset:
+		p.kill()
+		return false
+	case Drop:
+		p.tainted = true
+	default:
+		due := chunk.Timestamp.Add(p.c.delay(st))
+		if due.Before(p.lastDue) {
+			due = p.lastDue // order is kept, as on one TCP connection
+		}
+		p.lastDue = due
+		p.queue = append(p.queue, queued{chunk: chunk, due: due})
+	}
+	return true
+}
+
+// disarm stops the timer and drains a tick it may already have sent, so the next turn starts with a quiet timer.
+func (p *pipe) disarm() {
+	if !p.timer.Stop() {
+		select {
+		case <-p.timer.C:
+		default:
 		}
 	}
 }
