@@ -192,9 +192,15 @@ func expired(t *tenure, a CriticalSection, then string, led *ledger) (Cause, str
 		return CauseEarlyExpiry, fmt.Sprintf("%s expired %s's lock at %s, %s before its TTL ran out%s%s", t.node, a.Worker, at,
 			fmtDur(time.Duration(t.expires-t.to)), clock, then)
 	}
-	if vu, ok := a.ValidUntil(); ok && int64(vu) > t.to+beliefMargin {
-		return CauseBeliefOutlived, fmt.Sprintf("%s's lock expired on %s at %s while %s believed in its lease until %s%s",
-			a.Worker, t.node, at, a.Worker, fmtDur(vu), then)
+	// The belief outlived the key: by more than a SET's transit, or at all when the holder wrote inside it (it did
+	// what its lease said; the lease said too much).
+	if vu, ok := a.ValidUntil(); ok && (int64(vu) > t.to+beliefMargin || (int64(vu) > t.to && a.WroteAt <= vu)) {
+		clock := led.noteBefore(t.node, t.to, "wall clock")
+		if clock != "" {
+			clock = " (" + t.node + "'s " + clock + ")"
+		}
+		return CauseBeliefOutlived, fmt.Sprintf("%s's lock expired on %s at %s while %s believed in its lease until %s%s%s",
+			a.Worker, t.node, at, a.Worker, fmtDur(vu), clock, then)
 	}
 	return CauseLeaseOutlived, fmt.Sprintf("%s's lock expired on %s at %s, as its lease said; %s wrote at %s anyway",
 		a.Worker, t.node, at, a.Worker, fmtDur(a.WroteAt))

@@ -628,6 +628,18 @@ func ClusterSpec(sc *scenarios.Scenario) cluster.Spec {
 			spec.Replicas = true
 		case "clock-jump", "clock-strobe":
 			spec.FakeClock = true
+		case "clock-drift":
+			spec.FakeClock = true
+			if spec.ClockRates == nil {
+				spec.ClockRates = map[string]float64{}
+			}
+			nodes := f.Nodes
+			if len(nodes) == 0 {
+				nodes = cluster.NodeNames(sc.Nodes)
+			}
+			for _, n := range nodes {
+				spec.ClockRates[n] = f.Rate
+			}
 		}
 	}
 	return spec

@@ -355,6 +355,20 @@ func RequiredCatches(n int, share float64) int {
 	return int(math.Ceil(share*float64(n) - 1e-9))
 }
 
+// Spread is the 95 % Wilson score interval of a rate of k in n, as "72–100 %": a rate measured on ten seeds is a
+// sample, and 10/10 says "at least 72 %", not "always". It is "" for n = 0.
+func Spread(k, n int) string {
+	if n <= 0 {
+		return ""
+	}
+	const z = 1.959964
+	p, fn := float64(k)/float64(n), float64(n)
+	centre := (p + z*z/(2*fn)) / (1 + z*z/fn)
+	half := z / (1 + z*z/fn) * math.Sqrt(p*(1-p)/fn+z*z/(4*fn*fn))
+	lo, hi := math.Max(0, centre-half), math.Min(1, centre+half)
+	return fmt.Sprintf("%.0f–%.0f %%", math.Floor(lo*100), math.Ceil(hi*100))
+}
+
 // fillFromCheck copies the figures the table shows from a judged run.
 func fillFromCheck(out *Outcome, res harness.Result) {
 	out.FirstViolation = res.Check.FirstViolation

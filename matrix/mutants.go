@@ -23,7 +23,10 @@ const MutantShare = 0.9
 // MutantTrial is one mutant under one scenario, beside its twin under the same scenario and seeds.
 type MutantTrial struct {
 	Scenario string `json:"scenario"`
-	// Caught is how many seeds found the mutant invalid, of Seeds; TwinValid how many found its twin valid.
+	// As is the verdict that catches this mutant: "invalid", or "stuck" for a liveness bug (its plan's caught_as).
+	As string `json:"caught_as,omitempty"`
+	// Caught is how many seeds found the mutant invalid (or stuck), of Seeds; TwinValid how many found its twin
+	// valid (and, for a liveness bug, not stuck).
 	Caught    int `json:"caught"`
 	Seeds     int `json:"seeds"`
 	TwinValid int `json:"twin_valid"`
@@ -117,9 +120,10 @@ func RunMutants(ctx context.Context, plan Plan, mutants []lock.Info, plans *scen
 			p, _ := plans.Lookup(m.Name)
 			scs = p.KilledBy
 		}
+		p, _ := plans.Lookup(m.Name)
 		for _, sc := range scs {
 			c, _ := first.Cell(sc, m.Name)
-			if c.Count(string(checker.Invalid)) >= RequiredCatches(len(c.Runs), MutantShare) {
+			if catches(c, p.CaughtAs) >= RequiredCatches(len(c.Runs), MutantShare) {
 				if tc := (Cell{Scenario: sc, Strategy: m.Twin}); !slices.Contains(twins, tc) {
 					twins = append(twins, tc)
 				}
@@ -159,7 +163,7 @@ func JudgeMutants(m *Matrix, mutants []lock.Info, plans *scenarios.MutantPlans, 
 			r.Uncaught = p.Uncaught
 		}
 		for _, sc := range scs {
-			t := trial(m, sc, mu)
+			t := trial(m, sc, mu, p.CaughtAs)
 			r.Trials = append(r.Trials, t)
 			if t.Kills && r.CaughtBy == "" {
 				r.CaughtBy, r.Rate, r.TwinValid, r.Cause = sc, fmt.Sprintf("%d/%d", t.Caught, t.Seeds), true, t.Cause
@@ -183,15 +187,39 @@ func JudgeMutants(m *Matrix, mutants []lock.Info, plans *scenarios.MutantPlans, 
 	return rep
 }
 
-func trial(m *Matrix, scenario string, mu lock.Info) MutantTrial {
-	t := MutantTrial{Scenario: scenario}
+// catches is how many of a mutant cell's runs caught it: found invalid, or for a liveness bug (caught as
+// "stuck") found with a stuck key.
+func catches(c CellResult, as string) int {
+	if as == scenarios.CaughtStuck {
+		return c.StuckCount()
+	}
+	return c.Count(string(checker.Invalid))
+}
+
+// twinClean is how many of a twin cell's runs clear it: valid, and for a liveness bug not stuck either.
+func twinClean(c CellResult, as string) int {
+	n := 0
+	for _, r := range c.Runs {
+		if r.Verdict == string(checker.Valid) && (as != scenarios.CaughtStuck || r.Live != "stuck") {
+			n++
+		}
+	}
+	return n
+}
+
+func trial(m *Matrix, scenario string, mu lock.Info, as string) MutantTrial {
+	t := MutantTrial{Scenario: scenario, As: as}
 	mc, _ := m.Cell(scenario, mu.Name)
 	tc, _ := m.Cell(scenario, mu.Twin)
 	t.Seeds = len(mc.Runs)
-	t.Caught = mc.Count(string(checker.Invalid))
-	t.TwinValid = tc.Count(string(checker.Valid))
+	t.Caught = catches(mc, as)
+	t.TwinValid = twinClean(tc, as)
 	for _, r := range mc.Runs {
-		if r.Cause != "" {
+		if as == scenarios.CaughtStuck && r.Stuck != "" {
+			t.Cause = "stuck: " + r.Stuck
+			break
+		}
+		if as != scenarios.CaughtStuck && r.Cause != "" {
 			t.Cause = r.Cause
 			break
 		}
@@ -204,7 +232,7 @@ func trial(m *Matrix, scenario string, mu lock.Info) MutantTrial {
 
 // WriteMarkdown writes the score and a line per mutant.
 func (r *MutantReport) WriteMarkdown(w io.Writer) error {
-	fmt.Fprintf(w, "Mutation score: %d of %d mutants caught (a mutant counts as caught where it is invalid on %d of %d seeds and its twin valid on every one).\n\n",
+	fmt.Fprintf(w, "Mutation score: %d of %d mutants caught (a mutant counts as caught where it is invalid, or stuck for a liveness bug, on %d of %d seeds and its twin valid, and not stuck, on every one).\n\n",
 		r.Score.Caught, r.Score.Total, RequiredCatches(len(r.Seeds), MutantShare), len(r.Seeds))
 	fmt.Fprintln(w, "| mutant | twin | planted bug | caught by | rate | twin valid | cause |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")

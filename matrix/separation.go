@@ -43,10 +43,10 @@ func Separates(m *Matrix, sc string, ct Contrast, share float64) (how string, ok
 	}
 	need := RequiredCatches(len(b.Runs), share)
 	if inv := b.Count(string(checker.Invalid)); inv >= need {
-		return fmt.Sprintf("invalid %d/%d", inv, len(b.Runs)), true
+		return fmt.Sprintf("invalid %d/%d, %s", inv, len(b.Runs), Spread(inv, len(b.Runs))), true
 	}
 	if st := b.StuckCount(); st >= need {
-		return fmt.Sprintf("stuck %d/%d", st, len(b.Runs)), true
+		return fmt.Sprintf("stuck %d/%d, %s", st, len(b.Runs), Spread(st, len(b.Runs))), true
 	}
 	return "", false
 }

@@ -28,8 +28,8 @@ func TestTheSeparationTableNamesTheScenariosWhereTheBrokenLockIsCaughtAndItsFixV
 	}}
 	tab := SeparationTable(m, 0.9)
 	for _, want := range []string{
-		"| `get-del` vs `lua` | does checking the owner in the same command as the delete matter? | stall-in-release (invalid 10/10) |",
-		"| `setnx-expire` vs `setnx-del` | does setting the expiry in the same command as the lock matter? | protocol-crash (stuck 10/10) |",
+		"| `get-del` vs `lua` | does checking the owner in the same command as the delete matter? | stall-in-release (invalid 10/10, 72–100 %) |",
+		"| `setnx-expire` vs `setnx-del` | does setting the expiry in the same command as the lock matter? | protocol-crash (stuck 10/10, 72–100 %) |",
 	} {
 		if !strings.Contains(tab, want) {
 			t.Errorf("table lacks %q:\n%s", want, tab)
@@ -37,5 +37,22 @@ func TestTheSeparationTableNamesTheScenariosWhereTheBrokenLockIsCaughtAndItsFixV
 	}
 	if strings.Contains(tab, "client-stall") || strings.Contains(tab, "latency") {
 		t.Errorf("a scenario that kills both locks, or the broken one too rarely, separates nothing:\n%s", tab)
+	}
+}
+
+func TestARateOnTenSeedsIsReportedWithItsSpread(t *testing.T) {
+	for _, tc := range []struct {
+		k, n int
+		want string
+	}{
+		{10, 10, "72–100 %"},
+		{0, 10, "0–28 %"},
+		{9, 10, "59–99 %"},
+		{5, 10, "23–77 %"},
+		{0, 0, ""},
+	} {
+		if got := Spread(tc.k, tc.n); got != tc.want {
+			t.Errorf("Spread(%d, %d) = %q, want %q", tc.k, tc.n, got, tc.want)
+		}
 	}
 }

@@ -23,8 +23,17 @@ type MutantPlan struct {
 	Why string `json:"why,omitempty"`
 	// Uncaught, when KilledBy is empty, says why no realistic fault catches the mutant.
 	Uncaught string `json:"uncaught,omitempty"`
+	// CaughtAs is the verdict that catches the bug: "invalid" (the default: it breaks mutual exclusion) or "stuck"
+	// (a liveness bug: it leaves a key nobody can take, and the liveness verdict is the one that must see it).
+	CaughtAs string `json:"caught_as,omitempty"`
 	Line     int    `json:"-"`
 }
+
+// The verdicts a mutant can be caught by (MutantPlan.CaughtAs).
+const (
+	CaughtInvalid = "invalid"
+	CaughtStuck   = "stuck"
+)
 
 // MutantPlans is the catalogue of mutant plans, one per mutant.
 type MutantPlans struct {
@@ -114,9 +123,17 @@ func ParseMutantPlans(file string, data []byte) (*MutantPlans, error) {
 				p.Why = fv.Value
 			case "uncaught":
 				p.Uncaught = fv.Value
+			case "caught_as":
+				if fv.Value != CaughtInvalid && fv.Value != CaughtStuck {
+					bad(fv.Line, "%s: caught_as is %s or %s, not %q", k.Value, CaughtInvalid, CaughtStuck, fv.Value)
+				}
+				p.CaughtAs = fv.Value
 			default:
-				bad(fk.Line, "%s: unknown field %q (fields: killed_by, why, uncaught)", k.Value, fk.Value)
+				bad(fk.Line, "%s: unknown field %q (fields: killed_by, why, caught_as, uncaught)", k.Value, fk.Value)
 			}
+		}
+		if p.CaughtAs == "" {
+			p.CaughtAs = CaughtInvalid
 		}
 		switch {
 		case len(p.KilledBy) > 0 && p.Why == "":

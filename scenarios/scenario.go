@@ -93,6 +93,8 @@ type FaultSpec struct {
 	Delay Duration `yaml:"delay" json:"delay,omitempty"`
 	// Jump is how far ahead a clock fault moves a node's wall clock, in whole seconds.
 	Jump Duration `yaml:"jump" json:"jump,omitempty"`
+	// Rate is how fast a clock-drift makes the nodes' wall clocks run against real time (1.01: one percent fast).
+	Rate float64 `yaml:"rate" json:"rate,omitempty"`
 	// Period is how long a clock-strobe holds each position (jumped, then real) while it is in force.
 	Period Duration `yaml:"period" json:"period,omitempty"`
 	// Lag is how long a failover's replica is cut off its primary before the primary dies: every write the

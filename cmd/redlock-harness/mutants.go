@@ -14,6 +14,18 @@ import (
 	"github.com/redlock-harness/redlock-harness/scenarios"
 )
 
+// mutantsParallel is how many mutant runs go at once unless told otherwise: two per CPU. Most end at their first
+// violation and most are single-node locks: measured on 2 CPUs, four at once used 41 % of the CPUs, no run's
+// goroutines woke late enough for the overload note, and every verdict matched one per CPU's, in half the time.
+func mutantsParallel() int { return 2 * defaultParallel() }
+
+// flagSet says whether the command line gave flag name.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 // cmdMutants runs every mutant (a strategy with one planted bug) and its healthy twin under the scenarios of the
 // mutant's plan and prints the mutation score: what the harness can see.
 func cmdMutants(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -25,6 +37,9 @@ func cmdMutants(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	gate := fs.Bool("gate", false, "exit 1 when a mutant is not caught by a scenario its plan names: the score dropped")
 	if code, ok := parseFlags(fs, args, stderr); !ok {
 		return code
+	}
+	if !flagSet(fs, "parallel") {
+		mf.parallel = mutantsParallel()
 	}
 	plans, err := scenarios.LoadMutantPlans(*plansFile)
 	if err != nil {

@@ -39,6 +39,16 @@ type Spec struct {
 	Replicas bool
 	// FakeClock starts every node under libfaketime so that its wall clock can be moved (ClockSkewer).
 	FakeClock bool
+	// ClockRates makes the named primaries' wall clocks run at a rate of real time (1.01: one percent fast) from
+	// their start, restarts included; it needs FakeClock. A rate is a property of the process (libfaketime reads
+	// it once), so it is given here, not injected later.
+	ClockRates map[string]float64
+}
+
+// ClockRater is a backend whose nodes can run their wall clocks at a rate other than real time's (Spec.ClockRates):
+// ClockRate reports the rate node i runs at, 1 when it keeps real time, so that a drift is verified, not assumed.
+type ClockRater interface {
+	ClockRate(node int) float64
 }
 
 // Advisor is a backend that could do a fault it lacks if configured to: Lacks says how for a capability
@@ -79,6 +89,15 @@ type Restarter interface {
 
 // NodeName is the scenario name of the i-th node (0-based): n1, n2, …
 func NodeName(i int) string { return fmt.Sprintf("n%d", i+1) }
+
+// NodeNames is n1…nN.
+func NodeNames(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = NodeName(i)
+	}
+	return out
+}
 
 // ClockSkewer moves a node's wall clock, never the host's: the node sees time jump by offset (relative to real
 // time) from the call on. Redis expires keys by its wall clock, so a jump forward expires keys early.

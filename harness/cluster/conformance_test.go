@@ -51,6 +51,7 @@ var checks = []check{
 	{name: "refuses a spec it cannot give servers it does not run", run: checkSharedRefusals},
 	{name: "a clock jump expires a key early on that node only, and healing puts the clock back", run: checkClockJump},
 	{name: "without a fake clock, SetClockOffset is refused", run: checkNoFakeClock},
+	{name: "a node given a clock rate runs its clock and its TTLs at that rate, and the others keep real time", run: checkClockRate},
 	{name: "a crash-restarted node keeps its fake clock's offset", long: true, run: checkRestartKeepsClock},
 	{name: "failover promotes a replica without the writes made while replication stalled, and again", long: true, run: checkFailover},
 	{name: "replication resumes after a stall without losing writes, and the promoted replica's clock moves", long: true, run: checkReplicationResumes},
@@ -404,6 +405,40 @@ func checkClockJump(t *testing.T, _ backendCase, b Backend) {
 	}
 	if err := s.SetClockOffset(ctx, 0, 1500*time.Millisecond); err == nil {
 		t.Fatal("a sub-second offset was accepted")
+	}
+}
+
+// checkClockRate starts n1 at twice real time's rate and n2 on real time: over a second n1's clock gains about
+// a second, and a key with a 1 s TTL lives about half a second on n1 and its full second on n2.
+func checkClockRate(t *testing.T, _ backendCase, b Backend) {
+	r := capability[ClockRater](t, b)
+	ctx := context.Background()
+	nodes := start(t, b, Spec{Nodes: 2, FakeClock: true, ClockRates: map[string]float64{"n1": 2}})
+	if got := []float64{r.ClockRate(0), r.ClockRate(1)}; got[0] != 2 || got[1] != 1 {
+		t.Fatalf("ClockRate reports %v, want [2 1]", got)
+	}
+	c1, c2 := clientFor(b, nodes[0].Addr), clientFor(b, nodes[1].Addr)
+	defer c1.Close()
+	defer c2.Close()
+	before := nodeClockAhead(t, nodes[0].Addr)
+	for _, c := range []*redis.Client{c1, c2} {
+		if err := c.Set(ctx, "lock", "holder", time.Second).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(700 * time.Millisecond)
+	if n, err := c1.Exists(ctx, "lock").Result(); err != nil || n != 0 {
+		t.Fatalf("a 1s key on a node at x2 lived 0.7s: exists=%d %v", n, err)
+	}
+	if n, err := c2.Exists(ctx, "lock").Result(); err != nil || n != 1 {
+		t.Fatalf("a 1s key on a node on real time died within 0.7s: exists=%d %v", n, err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if gained := nodeClockAhead(t, nodes[0].Addr) - before; !near(gained, time.Second) {
+		t.Fatalf("over 1s a clock at x2 gained %s", gained)
+	}
+	if d := nodeClockAhead(t, nodes[1].Addr); !near(d, 0) {
+		t.Fatalf("n2 moved: %s", d)
 	}
 }
 

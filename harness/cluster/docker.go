@@ -100,9 +100,10 @@ type Docker struct {
 	provider *testcontainers.DockerProvider
 	image    string
 	built    bool
-	args     []string // redis-server's arguments, the same on every node and replica
-	fake     bool     // the nodes run under libfaketime
-	clockDir string   // host directory of the follow files, with Spec.FakeClock
+	args     []string           // redis-server's arguments, the same on every node and replica
+	fake     bool               // the nodes run under libfaketime
+	rates    map[string]float64 // the Spec's clock rates, by primary
+	clockDir string             // host directory of the follow files, with Spec.FakeClock
 	nodes    []*dockerNode
 	retired  []*dockerNode  // primaries a failover replaced: dead, removed by Stop
 	replicas map[string]int // replica containers started per node, to name them
@@ -383,7 +384,7 @@ func (d *Docker) begin(ctx context.Context, p *testcontainers.DockerProvider, sp
 		fmt.Fprintf(os.Stderr, "docker: removed %d container(s) a killed harness left: %s\n", len(gone), strings.Join(gone, " "))
 	}
 	d.mu.Lock()
-	d.args, d.fake = dockerServerArgs(spec.Persistence), spec.FakeClock
+	d.args, d.fake, d.rates = dockerServerArgs(spec.Persistence), spec.FakeClock, spec.ClockRates
 	d.replicas = map[string]int{}
 	d.stopped = false
 	d.bgCtx, d.bgStop = context.WithCancel(context.Background())
@@ -552,7 +553,7 @@ func (s nodeSetup) labels(role string) map[string]string {
 func (d *Docker) setupNode(name, follow string) (nodeSetup, *FakeClock, error) {
 	d.mu.Lock()
 	s := nodeSetup{name: name, runID: d.id, image: d.image, args: append([]string(nil), d.args...)}
-	fake, clockDir := d.fake, d.clockDir
+	fake, clockDir, rate := d.fake, d.clockDir, d.rates[name]
 	d.mu.Unlock()
 	s.base = "redlock-harness-" + s.runID + "-" + name
 	if follow != "" {
@@ -566,8 +567,11 @@ func (d *Docker) setupNode(name, follow string) (nodeSetup, *FakeClock, error) {
 	if err != nil {
 		return s, nil, err
 	}
+	if follow == "" {
+		clock.Rate = rate
+	}
 	s.env = map[string]string{}
-	for _, kv := range FakeTimeEnv(dockerFakeLib, dockerFakeShim, dockerClockDir+"/"+dockerClockFile) {
+	for _, kv := range FakeTimeEnv(dockerFakeLib, dockerFakeShim, dockerClockDir+"/"+dockerClockFile, clock.Rate) {
 		k, v, _ := strings.Cut(kv, "=")
 		s.env[k] = v
 	}

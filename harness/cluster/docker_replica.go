@@ -41,6 +41,17 @@ func (d *Docker) ClockOffset(i int) time.Duration {
 	return n.clock.Offset()
 }
 
+// ClockRate implements ClockRater: the rate node i's clock runs at, 1 when it keeps real time.
+func (d *Docker) ClockRate(i int) float64 {
+	n, _, err := d.node(i)
+	if err != nil {
+		return 1
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return clockRate(n.clock)
+}
+
 // ReplicaAddr returns the address the harness reaches node i's replica at, waiting for a replacement replica still being
 // started after a failover, so that a test can look at what the replica holds.
 func (d *Docker) ReplicaAddr(ctx context.Context, i int) (string, error) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -215,12 +216,18 @@ func findCC() (string, error) {
 }
 
 // FakeTimeEnv returns the environment variables that run a process under libfaketime with its wall clock
-// following followFile. libfaketime, shim and followFile are paths as the process sees them (inside a container,
-// the paths where the image and the bind mount put them). Append them to the process's environment.
-func FakeTimeEnv(libfaketime, shim, followFile string) []string {
+// following followFile, at rate times the speed of real time (0 or 1: real time's). libfaketime, shim and
+// followFile are paths as the process sees them (inside a container, the paths where the image and the bind mount
+// put them). Append them to the process's environment.
+func FakeTimeEnv(libfaketime, shim, followFile string, rate float64) []string {
+	faketime := "%"
+	if rate > 0 && rate != 1 {
+		// "% x1.01": follow the file, and let time since the process's start run 1.01 times as fast.
+		faketime = "% x" + strconv.FormatFloat(rate, 'f', -1, 64)
+	}
 	return []string{
 		"LD_PRELOAD=" + libfaketime + ":" + shim,
-		"FAKETIME=%",
+		"FAKETIME=" + faketime,
 		"FAKETIME_FOLLOW_FILE=" + followFile,
 		"FAKETIME_NO_CACHE=1",
 		"FAKETIME_DONT_RESET=1",
@@ -236,10 +243,21 @@ func FakeTimeEnv(libfaketime, shim, followFile string) []string {
 type FakeClock struct {
 	// File is the follow file, as the harness reaches it.
 	File string
+	// Rate is how fast the node's clock runs against real time (1.01: one percent fast; 0 means 1), from each
+	// start of its process. Offsets are exact at Calibrate; a rate makes the clock drift from there.
+	Rate float64
 
 	mu     sync.Mutex
 	start  time.Time // the running process's start as libfaketime counts it, a whole second
 	offset time.Duration
+}
+
+// clockRate is the rate of a node's clock: 1 without a fake clock or a rate of its own.
+func clockRate(c *FakeClock) float64 {
+	if c == nil || c.Rate <= 0 {
+		return 1
+	}
+	return c.Rate
 }
 
 // NewFakeClock creates the follow file (and its directory) with offset 0.

@@ -42,7 +42,8 @@ type Local struct {
 	// ExtraArgs are appended to every node's command line (e.g. "--appendonly", "yes").
 	ExtraArgs []string
 
-	persist []string // the Spec's persistence arguments, set by each Start
+	persist []string           // the Spec's persistence arguments, set by each Start
+	rates   map[string]float64 // the Spec's clock rates, by primary
 	// LogDir, when set, keeps each node's log there instead of in the temporary directory.
 	LogDir string
 
@@ -135,7 +136,7 @@ func (l *Local) Start(ctx context.Context, spec Spec) ([]Node, error) {
 // harnesses left (once per process), the redis-server binary, libfaketime with Spec.FakeClock, and a fresh
 // background context for replacement replicas.
 func (l *Local) prepare(spec Spec) error {
-	l.persist = nil
+	l.persist, l.rates = nil, spec.ClockRates
 	if spec.Persistence == "aof-always" {
 		l.persist = []string{"--appendonly", "yes", "--appendfsync", "always"}
 	}
@@ -235,6 +236,9 @@ func (l *Local) newNode(name, follow string) (*localNode, error) {
 			_ = os.RemoveAll(dir)
 			return nil, err
 		}
+		if follow == "" {
+			node.clock.Rate = l.rates[name]
+		}
 	}
 	return node, nil
 }
@@ -308,7 +312,7 @@ func (l *Local) startNode(ctx context.Context, n *localNode) error {
 		if err := clock.Prepare(); err != nil {
 			return err
 		}
-		cmd.Env = append(os.Environ(), FakeTimeEnv(l.fake.lib, l.fake.shim, clock.File)...)
+		cmd.Env = append(os.Environ(), FakeTimeEnv(l.fake.lib, l.fake.shim, clock.File, clock.Rate)...)
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -533,6 +537,17 @@ func (l *Local) ClockOffset(i int) time.Duration {
 		return 0
 	}
 	return n.clock.Offset()
+}
+
+// ClockRate implements ClockRater: the rate node i's clock runs at, 1 when it keeps real time.
+func (l *Local) ClockRate(i int) float64 {
+	n, err := l.node(i)
+	if err != nil {
+		return 1
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return clockRate(n.clock)
 }
 
 // replLink returns node i's replication link, waiting for a replacement replica still being started.

@@ -181,6 +181,12 @@ func TestClockAndFailoverEntriesAreCheckedWhenTheScenarioLoads(t *testing.T) {
 		{"kind: failover\n    jump: 2s", "failover does not take jump"},
 		{"kind: pause\n    lag: 2s", "pause does not take lag"},
 		{"kind: failover\n    lag: 2s\n    for: 1s", "must be longer than lag"},
+		{"kind: clock-drift", "clock-drift needs rate"},
+		{"kind: clock-drift\n    rate: 1", "clock-drift needs rate"},
+		{"kind: clock-drift\n    rate: 3", "clock-drift needs rate"},
+		{"kind: clock-drift\n    rate: 1.01\n    at: 2s", "lasts the whole run"},
+		{"kind: clock-drift\n    rate: 1.01\n    for: 2s", "lasts the whole run"},
+		{"kind: clock-drift\n    rate: 1.01\n    jump: 2s", "clock-drift does not take jump"},
 	} {
 		_, err := scenarios.Parse("x", "x.yaml", []byte("duration: 10s\nfaults:\n  - "+tc.entry+"\n"))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -191,6 +197,8 @@ func TestClockAndFailoverEntriesAreCheckedWhenTheScenarioLoads(t *testing.T) {
 		"kind: clock-jump\n    nodes: [n1]\n    jump: 5s",
 		"kind: clock-strobe\n    count: 2\n    jump: 3s\n    period: 250ms",
 		"kind: failover\n    nodes: [n1]\n    lag: 1500ms",
+		"kind: clock-drift\n    rate: 1.01",
+		"kind: clock-drift\n    nodes: [n1, n2]\n    rate: 0.99",
 	} {
 		if _, err := scenarios.Parse("x", "x.yaml", []byte("duration: 10s\nfaults:\n  - "+ok+"\n")); err != nil {
 			t.Errorf("%q refused: %v", ok, err)

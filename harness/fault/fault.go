@@ -164,7 +164,7 @@ func refuse(spec scenarios.FaultSpec, allowed ...string) error {
 		"nodes": len(spec.Nodes) > 0, "groups": len(spec.ClientGroups) > 0, "workers": len(spec.Workers) > 0,
 		"count": spec.Count != 0, "shape": spec.Shape != "", "mode": spec.Mode != "", "latency": spec.Latency != 0,
 		"jitter": spec.Jitter != 0, "delay": spec.Delay != 0, "jump": spec.Jump != 0, "stall": spec.Stall != 0,
-		"period": spec.Period != 0, "lag": spec.Lag != 0, "step": len(spec.Step) > 0,
+		"period": spec.Period != 0, "lag": spec.Lag != 0, "step": len(spec.Step) > 0, "rate": spec.Rate != 0,
 	}
 	ok := map[string]bool{}
 	for _, a := range allowed {
