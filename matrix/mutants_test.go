@@ -41,7 +41,11 @@ func TestAMutantIsCaughtByTheVerdictItsPlanNames(t *testing.T) {
 		{"a liveness bug is not caught where its twin gets stuck too", scenarios.CaughtStuck,
 			cellOf("baseline", mu.Name, 10, "unknown", "stuck"), cellOf("baseline", mu.Twin, 10, "valid", "stuck"), false},
 		{"a liveness bug stuck on too few seeds is not caught", scenarios.CaughtStuck,
-			func() CellResult { c := cellOf("baseline", mu.Name, 10, "unknown", "stuck"); c.Runs[0].Live, c.Runs[1].Live = "ok", "ok"; return c }(),
+			func() CellResult {
+				c := cellOf("baseline", mu.Name, 10, "unknown", "stuck")
+				c.Runs[0].Live, c.Runs[1].Live = "ok", "ok"
+				return c
+			}(),
 			cellOf("baseline", mu.Twin, 10, "valid", "ok"), false},
 		{"a stuck key does not catch a mutant whose plan asks for a violation", scenarios.CaughtInvalid,
 			cellOf("baseline", mu.Name, 10, "unknown", "stuck"), cellOf("baseline", mu.Twin, 10, "valid", "ok"), false},
