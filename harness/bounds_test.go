@@ -56,7 +56,7 @@ func TestAHealThatNeverReturnsIsRecordedAsTimedOutAndTheRunGoesOnToItsVerdict(t 
 	}
 	registerStuck.Do(func() {
 		fault.Register(fault.Kind{Name: "stuck-heal", Summary: "a heal that never returns (tests only)",
-			New: func(scenarios.FaultSpec) (fault.Fault, error) { return stuckHeal{}, nil }})
+			New: func() fault.Fault { return &stuckHeal{} }})
 	})
 	old := fault.HealTimeout
 	fault.HealTimeout = 300 * time.Millisecond

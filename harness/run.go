@@ -161,8 +161,8 @@ func setupErr(err error) error { return fmt.Errorf("%w: %v", ErrSetup, err) }
 func (r *runner) execute(ctx context.Context) (res Result, err error) {
 	defer r.runCleanups()
 	// Refuse what the backend cannot do before anything starts.
-	env := &fault.Env{Backend: r.backend, Scenario: r.sc, Warn: r.warn}
-	if _, err := fault.NewNemesis(env, nil, r.cfg.Seed, r.total); err != nil {
+	env := &fault.Env{Backend: r.backend, Groups: r.sc.Groups, Warn: r.warn}
+	if _, err := fault.NewNemesis(env, nil, r.sc.Faults, r.cfg.Seed, r.total); err != nil {
 		return r.result(), setupErr(err)
 	}
 	r.started = time.Now()
@@ -266,7 +266,7 @@ func (r *runner) setup(ctx context.Context, env *fault.Env, dir string) (*worklo
 	}
 	wl := workload.New(wcfg, func(g int) []string { return addrs[g] }, hw)
 	env.Workload = wl
-	nem, err := fault.NewNemesis(env, hw, r.cfg.Seed, r.total)
+	nem, err := fault.NewNemesis(env, hw, r.sc.Faults, r.cfg.Seed, r.total)
 	if err != nil {
 		return nil, nil, setupErr(err)
 	}
@@ -619,27 +619,14 @@ func updateLatest(dir string) error {
 	return os.Rename(tmp, link)
 }
 
-// ClusterSpec says what the scenario needs of its nodes: replicas for failover, a fake clock for clock faults.
+// ClusterSpec says what the scenario needs of its nodes: its size and persistence, and whatever its faults ask for
+// before the nodes start (replicas to fail over to, a fake clock, clock rates), each fault saying it for itself
+// (fault.Needer).
 func ClusterSpec(sc *scenarios.Scenario) cluster.Spec {
 	spec := cluster.Spec{Nodes: sc.Nodes, Persistence: sc.Persistence}
 	for _, f := range sc.Faults {
-		switch f.Kind {
-		case "failover":
-			spec.Replicas = true
-		case "clock-jump", "clock-strobe":
-			spec.FakeClock = true
-		case "clock-drift":
-			spec.FakeClock = true
-			if spec.ClockRates == nil {
-				spec.ClockRates = map[string]float64{}
-			}
-			nodes := f.Nodes
-			if len(nodes) == 0 {
-				nodes = cluster.NodeNames(sc.Nodes)
-			}
-			for _, n := range nodes {
-				spec.ClockRates[n] = f.Rate
-			}
+		if n, ok := f.Fault.(fault.Needer); ok {
+			n.Needs(&spec)
 		}
 	}
 	return spec

@@ -16,15 +16,12 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/redlock-harness/redlock-harness/harness/fault"
 	"github.com/redlock-harness/redlock-harness/lock"
 )
 
 //go:embed *.yaml
 var builtin embed.FS
-
-// FaultValidator checks one fault entry: that its kind exists and that it has the parameters it needs. The fault
-// package installs it; it is a variable so that this package does not depend on the faults it schedules.
-var FaultValidator func(s *Scenario, f FaultSpec) error
 
 // Names lists the built-in scenarios.
 func Names() []string {
@@ -120,36 +117,12 @@ func Parse(name, file string, data []byte) (*Scenario, error) {
 		return nil, yamlErrors(file, err)
 	}
 	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err == nil {
-		lines := faultLines(&root)
-		for i := range s.Faults {
-			if i < len(lines) {
-				s.Faults[i].Line = lines[i]
-			}
-		}
-	}
+	_ = yaml.Unmarshal(data, &root) // the same text decoded above, read again as nodes for the lines of its keys
 	s.applyDefaults()
 	if err := s.validate(lineOfKey(&root)); err != nil {
 		return nil, err
 	}
 	return s, nil
-}
-
-func faultLines(root *yaml.Node) []int {
-	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
-		return nil
-	}
-	m := root.Content[0]
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == "faults" && m.Content[i+1].Kind == yaml.SequenceNode {
-			var out []int
-			for _, item := range m.Content[i+1].Content {
-				out = append(out, item.Line)
-			}
-			return out
-		}
-	}
-	return nil
 }
 
 func lineOfKey(root *yaml.Node) func(key string) int {
@@ -241,45 +214,32 @@ func (s *Scenario) validate(line func(string) int) error {
 		}
 	}
 	for _, f := range s.Faults {
-		fbad := func(format string, args ...any) {
-			errs = append(errs, &FileError{File: s.File, Line: f.Line, Msg: fmt.Sprintf(format, args...)})
-		}
-		if f.Kind == "" {
-			fbad("fault without kind")
-			continue
-		}
-		if f.At.D() >= s.Duration.D() && s.Duration > 0 {
-			fbad("%s: at %s is not before the end of the run (%s)", f.Kind, f.At, s.Duration)
-		}
-		for _, n := range f.Nodes {
-			if !validIndexName(n, "n", s.Nodes) {
-				fbad("%s: unknown node %q (nodes are n1…n%d)", f.Kind, n, s.Nodes)
-			}
-		}
-		for _, g := range f.ClientGroups {
-			if !validIndexName(g, "g", s.Groups) {
-				fbad("%s: unknown client group %q (groups are g1…g%d)", f.Kind, g, s.Groups)
-			}
-		}
-		for _, w := range f.Workers {
-			var g, i int
-			if _, err := fmt.Sscanf(w, "g%dw%d", &g, &i); err != nil || g < 1 || g > s.Groups || i < 1 || i > s.Workers || fmt.Sprintf("g%dw%d", g, i) != w {
-				fbad("%s: unknown worker %q (workers are g1w1…g%dw%d)", f.Kind, w, s.Groups, s.Workers)
-			}
-		}
-		if FaultValidator != nil {
-			if err := FaultValidator(s, f); err != nil {
-				fbad("%v", err)
-			}
-		}
+		errs = append(errs, s.checkFault(f)...)
 	}
 	return errors.Join(errs...)
 }
 
-func validIndexName(name, prefix string, n int) bool {
-	if !strings.HasPrefix(name, prefix) {
-		return false
+// checkFault checks a fault entry against the scenario: it strikes before the run ends, and its targets exist.
+// Its kind has checked its own parameters when the entry was decoded.
+func (s *Scenario) checkFault(f fault.Entry) []error {
+	var errs []error
+	if f.At.D() >= s.Duration.D() && s.Duration > 0 {
+		errs = append(errs, fmt.Errorf("%s: at %s is not before the end of the run (%s)", f.Kind, f.At, s.Duration))
 	}
-	i, err := strconv.Atoi(name[len(prefix):])
-	return err == nil && i >= 1 && i <= n && strconv.Itoa(i) == name[len(prefix):]
+	errs = append(errs, unjoin(f.CheckTargets(fault.Size{Nodes: s.Nodes, Groups: s.Groups, Workers: s.Workers}))...)
+	for i, err := range errs {
+		errs[i] = &FileError{File: s.File, Line: f.Line, Msg: err.Error()}
+	}
+	return errs
+}
+
+// unjoin returns the errors errors.Join joined, one per problem, or err alone.
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }

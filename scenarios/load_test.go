@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	_ "github.com/redlock-harness/redlock-harness/harness/fault" // registers the fault kinds the loader validates
 	"github.com/redlock-harness/redlock-harness/scenarios"
 )
 

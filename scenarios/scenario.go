@@ -2,12 +2,14 @@
 // and which faults strike when. Loading is strict (an unknown field, a bad duration, an unknown fault, node or
 // group is an error naming the file and line), because a typo that silently drops a fault would turn a test of a
 // lock into a test of nothing.
+//
+// Each entry of a scenario's fault schedule is decoded by its kind's registry entry in package fault, into the
+// kind's own type: the faults own their parameters. This package imports fault (fault does not import it), so the
+// registry and every built-in kind are linked into, and registered in, any program that loads a scenario: loading
+// cannot skip the faults' checks, and a kind nobody registered is an error, never a fault silently dropped.
 package scenarios
 
-import (
-	"fmt"
-	"time"
-)
+import "github.com/redlock-harness/redlock-harness/harness/fault"
 
 // Scenario is one fault scenario. The zero values of optional fields are replaced by defaults at load time.
 type Scenario struct {
@@ -42,8 +44,9 @@ type Scenario struct {
 	Strategies []string `yaml:"strategies" json:"strategies,omitempty"`
 	// Lock overrides the strategies' options.
 	Lock LockOptions `yaml:"lock" json:"lock"`
-	// Faults is the fault schedule.
-	Faults []FaultSpec `yaml:"faults" json:"faults"`
+	// Faults is the fault schedule: each entry's kind, timing (at, for, every) and the kind's own parameters and
+	// targets, which its type in package fault documents (`redlock-harness list` names every kind).
+	Faults []fault.Entry `yaml:"faults" json:"faults"`
 	// Persistence is "none" (default) or "aof-always": how the nodes keep data across a crash.
 	Persistence string `yaml:"persistence" json:"persistence,omitempty"`
 
@@ -60,91 +63,8 @@ type LockOptions struct {
 	DriftFactor    float64  `yaml:"drift_factor" json:"drift_factor,omitempty"`
 }
 
-// FaultSpec is one entry of a fault schedule. Which parameters apply depends on Kind; a fault refuses the ones
-// it does not understand when the scenario is loaded.
-type FaultSpec struct {
-	// Kind names the fault (latency, partition, pause, …).
-	Kind string `yaml:"kind" json:"kind"`
-	// At is when the fault is first injected, from the start of the run.
-	At Duration `yaml:"at" json:"at"`
-	// For is how long it stays before it is healed; 0 means until the end of the run.
-	For Duration `yaml:"for" json:"for,omitempty"`
-	// Every repeats the fault with this period (measured from one injection to the next); 0 means once.
-	Every Duration `yaml:"every" json:"every,omitempty"`
-
-	// Nodes are target nodes (n1…); empty means the fault draws its targets from the seed.
-	Nodes []string `yaml:"nodes" json:"nodes,omitempty"`
-	// ClientGroups are target client groups (g1…); empty means all groups or a draw, as the fault says.
-	ClientGroups []string `yaml:"groups" json:"groups,omitempty"`
-	// Workers are target workers (g1w3…), for client faults; empty means a draw.
-	Workers []string `yaml:"workers" json:"workers,omitempty"`
-	// Count is how many targets to draw when none are named.
-	Count int `yaml:"count" json:"count,omitempty"`
-
-	// Shape is the partition's shape: isolate-node, majority-minority, bridge, random-halves.
-	Shape string `yaml:"shape" json:"shape,omitempty"`
-	// Mode is the partition's mode: blackhole (default, also drop: bytes vanish), hold (bytes are kept and
-	// delivered at the heal, as TCP retransmits them) or reset (connections fail as soon as they carry a byte).
-	Mode string `yaml:"mode" json:"mode,omitempty"`
-	// Latency and Jitter parameterise the latency fault.
-	Latency Duration `yaml:"latency" json:"latency,omitempty"`
-	Jitter  Duration `yaml:"jitter" json:"jitter,omitempty"`
-	// Delay is how long a crashed node stays down before it restarts.
-	Delay Duration `yaml:"delay" json:"delay,omitempty"`
-	// Jump is how far ahead a clock fault moves a node's wall clock, in whole seconds.
-	Jump Duration `yaml:"jump" json:"jump,omitempty"`
-	// Rate is how fast a clock-drift makes the nodes' wall clocks run against real time (1.01: one percent fast).
-	Rate float64 `yaml:"rate" json:"rate,omitempty"`
-	// Period is how long a clock-strobe holds each position (jumped, then real) while it is in force.
-	Period Duration `yaml:"period" json:"period,omitempty"`
-	// Lag is how long a failover's replica is cut off its primary before the primary dies: every write the
-	// primary acknowledged in that time is lost with it.
-	Lag Duration `yaml:"lag" json:"lag,omitempty"`
-	// Stall is how long a client-stall freezes each chosen worker.
-	Stall Duration `yaml:"stall" json:"stall,omitempty"`
-	// Step is where a client-stall or client-crash strikes (a failpoint): a point of the lock protocol, or a list
-	// of them from which each struck worker draws one its lock has: after-acquire, in-renewal, before-write (the
-	// default), before-release, after-replies, between-setnx-and-expire, between-get-and-del,
-	// between-get-and-pexpire, between-fence-rounds; any (every point) or protocol (the points inside the lock's
-	// own operations: all but after-acquire and before-write). A worker whose lock has none of them is not
-	// struck, and the injection says so.
-	Step Steps `yaml:"step" json:"step,omitempty"`
-
-	// Line is the line of the entry in its file, for error messages.
-	Line int `yaml:"-" json:"-"`
-}
-
 // Range is an inclusive range of durations, drawn uniformly.
 type Range struct {
 	Min Duration `yaml:"min" json:"min"`
 	Max Duration `yaml:"max" json:"max"`
 }
-
-// Targets lists the nodes, groups and workers a fault spec names, for messages.
-func (f FaultSpec) String() string {
-	s := f.Kind
-	if f.Shape != "" {
-		s += "/" + f.Shape
-	}
-	return fmt.Sprintf("%s at %s", s, f.At)
-}
-
-// Schedule returns the injection times and durations of the fault within a run of length total: injection i
-// happens at At + i×Every and lasts For (or until the end of the run when For is 0).
-func (f FaultSpec) Schedule(total time.Duration) []Window {
-	var out []Window
-	for at := f.At.D(); at < total; at += f.Every.D() {
-		end := total
-		if f.For > 0 && at+f.For.D() < total {
-			end = at + f.For.D()
-		}
-		out = append(out, Window{From: at, To: end})
-		if f.Every <= 0 {
-			break
-		}
-	}
-	return out
-}
-
-// Window is one active period of a fault.
-type Window struct{ From, To time.Duration }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/redlock-harness/redlock-harness/harness/cluster"
 	"github.com/redlock-harness/redlock-harness/harness/netem"
-	"github.com/redlock-harness/redlock-harness/scenarios"
 )
 
 // specEnv starts real nodes as spec asks, behind links for three groups. The returned stop stops the backend
@@ -47,10 +46,6 @@ func specEnv(t *testing.T, spec cluster.Spec) (*Env, func()) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nw.Close() })
-	sc, err := scenarios.Parse("t", "t.yaml", []byte("duration: 10s\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, g := range []string{"g1", "g2", "g3"} {
 		for _, n := range nodes {
 			if _, err := nw.AddLink(g, n.Name, n.Addr); err != nil {
@@ -58,7 +53,7 @@ func specEnv(t *testing.T, spec cluster.Spec) (*Env, func()) {
 			}
 		}
 	}
-	return &Env{Backend: b, Nodes: nodes, Net: nw, Scenario: sc, Rand: rand.New(rand.NewPCG(1, 2))}, stop
+	return &Env{Backend: b, Nodes: nodes, Net: nw, Groups: 3, Rand: rand.New(rand.NewPCG(1, 2))}, stop
 }
 
 // clockAhead returns how far the node's TIME is ahead of real time, from the quickest of a few round trips.
@@ -161,47 +156,8 @@ func TestClockFaultsAndFailoverAreRefusedOnABackendThatCannotDoThem(t *testing.T
 		"  - kind: clock-strobe\n    jump: 5s\n    period: 1s\n",
 		"  - kind: failover\n",
 	} {
-		sc, err := scenarios.Parse("t", "t.yaml", []byte("duration: 10s\nfaults:\n"+entry))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := NewNemesis(&Env{Backend: noPause{}, Scenario: sc}, nil, 1, time.Second); err == nil {
+		if _, err := NewNemesis(&Env{Backend: noPause{}}, nil, schedule(t, entry), 1, time.Second); err == nil {
 			t.Errorf("accepted on a backend that cannot do it:\n%s", entry)
-		}
-	}
-}
-
-func TestClockAndFailoverEntriesAreCheckedWhenTheScenarioLoads(t *testing.T) {
-	for _, tc := range []struct{ entry, want string }{
-		{"kind: clock-jump\n    nodes: [n1]", "clock-jump needs jump"},
-		{"kind: clock-jump\n    jump: 1500ms", "not a whole number of seconds"},
-		{"kind: clock-jump\n    jump: 2s\n    period: 1s", "clock-jump does not take period"},
-		{"kind: clock-strobe\n    jump: 2s", "clock-strobe needs period"},
-		{"kind: clock-strobe\n    jump: 2s\n    period: 1s\n    lag: 1s", "clock-strobe does not take lag"},
-		{"kind: failover\n    jump: 2s", "failover does not take jump"},
-		{"kind: pause\n    lag: 2s", "pause does not take lag"},
-		{"kind: failover\n    lag: 2s\n    for: 1s", "must be longer than lag"},
-		{"kind: clock-drift", "clock-drift needs rate"},
-		{"kind: clock-drift\n    rate: 1", "clock-drift needs rate"},
-		{"kind: clock-drift\n    rate: 3", "clock-drift needs rate"},
-		{"kind: clock-drift\n    rate: 1.01\n    at: 2s", "lasts the whole run"},
-		{"kind: clock-drift\n    rate: 1.01\n    for: 2s", "lasts the whole run"},
-		{"kind: clock-drift\n    rate: 1.01\n    jump: 2s", "clock-drift does not take jump"},
-	} {
-		_, err := scenarios.Parse("x", "x.yaml", []byte("duration: 10s\nfaults:\n  - "+tc.entry+"\n"))
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%q: got %v, want an error containing %q", tc.entry, err, tc.want)
-		}
-	}
-	for _, ok := range []string{
-		"kind: clock-jump\n    nodes: [n1]\n    jump: 5s",
-		"kind: clock-strobe\n    count: 2\n    jump: 3s\n    period: 250ms",
-		"kind: failover\n    nodes: [n1]\n    lag: 1500ms",
-		"kind: clock-drift\n    rate: 1.01",
-		"kind: clock-drift\n    nodes: [n1, n2]\n    rate: 0.99",
-	} {
-		if _, err := scenarios.Parse("x", "x.yaml", []byte("duration: 10s\nfaults:\n  - "+ok+"\n")); err != nil {
-			t.Errorf("%q refused: %v", ok, err)
 		}
 	}
 }

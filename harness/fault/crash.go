@@ -8,14 +8,20 @@ import (
 	"time"
 
 	"github.com/redlock-harness/redlock-harness/harness/cluster"
-	"github.com/redlock-harness/redlock-harness/scenarios"
 )
 
 // crashRestart kills nodes with SIGKILL (no shutdown, no final save) and starts them again: at once, or after
 // `delay` (antirez's delayed restart: a node that stays down longer than the TTL cannot grant a lock that a
 // holder still believes in). Whether the lock keys survive depends on the scenario's persistence: none loses
-// them, aof-always keeps them. Links to a node that comes back at another address are repointed.
-type crashRestart struct{ spec scenarios.FaultSpec }
+// them, aof-always keeps them. Links to a node that comes back at another address are repointed. It kills the
+// named nodes, or Count drawn (one when Count is 0).
+type crashRestart struct {
+	NodeTargets `yaml:",inline"`
+	// Count is how many nodes to draw when none are named.
+	Count int `yaml:"count" json:"count,omitempty"`
+	// Delay is how long a crashed node stays down before it restarts; 0 restarts it at once.
+	Delay Duration `yaml:"delay" json:"delay,omitempty"`
+}
 
 func (f *crashRestart) Name() string { return "crash-restart" }
 
@@ -31,7 +37,7 @@ func (f *crashRestart) Inject(ctx context.Context, env *Env) (Injection, error) 
 	if !ok {
 		return Injection{}, f.Check(env)
 	}
-	targets := pick(env.Rand, f.spec.Nodes, env.NodeNames(), f.spec.Count)
+	targets := pick(env.Rand, f.Nodes, env.NodeNames(), f.Count)
 	var idx []int
 	for _, n := range targets {
 		i, err := env.NodeIndex(n)
@@ -71,12 +77,12 @@ func (f *crashRestart) Inject(ctx context.Context, env *Env) (Injection, error) 
 		})
 		return restartErr
 	}
-	if f.spec.Delay <= 0 {
+	if f.Delay <= 0 {
 		if err := restart(ctx); err != nil {
 			return Injection{}, err
 		}
 	} else {
-		t := time.AfterFunc(f.spec.Delay.D(), func() {
+		t := time.AfterFunc(f.Delay.D(), func() {
 			rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			_ = restart(rctx)
@@ -91,11 +97,6 @@ func init() {
 	Register(Kind{
 		Name:    "crash-restart",
 		Summary: "SIGKILLs nodes and restarts them at once or after delay; keys survive only with persistence: aof-always",
-		New: func(spec scenarios.FaultSpec) (Fault, error) {
-			if err := refuse(spec, "nodes", "count", "delay"); err != nil {
-				return nil, err
-			}
-			return &crashRestart{spec}, nil
-		},
+		New:     func() Fault { return &crashRestart{} },
 	})
 }

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/redlock-harness/redlock-harness/harness/cluster"
-	"github.com/redlock-harness/redlock-harness/scenarios"
 )
 
 // clockDrift makes the chosen nodes' wall clocks (all nodes when none are named) run `rate` times as fast as real
@@ -19,12 +18,45 @@ import (
 // edge of its lease (client: greedy) turns into a write after another client took the lock.
 //
 // libfaketime gives the rate, and reads it once, when the process starts: a drift is a property of the nodes,
-// set when they start (harness.ClusterSpec), not something injected and healed. The fault therefore lasts the
-// whole run (it takes no at, for or every); its injection checks that each target really runs at the rate and
-// records it, and its heal has nothing to undo.
-type clockDrift struct{ spec scenarios.FaultSpec }
+// set when they start (Needs), not something injected and healed. The fault therefore lasts the whole run (it
+// takes no at, for or every); its injection checks that each target really runs at the rate and records it, and its
+// heal has nothing to undo.
+type clockDrift struct {
+	NodeTargets `yaml:",inline"`
+	// Rate is how fast the nodes' wall clocks run against real time (1.01: one percent fast).
+	Rate float64 `yaml:"rate" json:"rate,omitempty"`
+}
 
 func (f *clockDrift) Name() string { return "clock-drift" }
+
+// Needs asks for the chosen nodes (all when none are named) to start under libfaketime at the rate.
+func (f *clockDrift) Needs(spec *cluster.Spec) {
+	spec.FakeClock = true
+	if spec.ClockRates == nil {
+		spec.ClockRates = map[string]float64{}
+	}
+	for _, n := range f.targets(cluster.NodeNames(spec.Nodes)) {
+		spec.ClockRates[n] = f.Rate
+	}
+}
+
+// targets returns the named nodes, or all of them.
+func (f *clockDrift) targets(all []string) []string {
+	if len(f.Nodes) == 0 {
+		return all
+	}
+	return f.Nodes
+}
+
+func (f *clockDrift) Validate(t Timing) error {
+	if t.At != 0 || t.For != 0 || t.Every != 0 {
+		return errors.New("clock-drift lasts the whole run (a clock's rate is set when its node starts): it takes no at, for or every")
+	}
+	if f.Rate < 0.5 || f.Rate > 2 || f.Rate == 1 {
+		return fmt.Errorf("clock-drift needs rate: between 0.5 and 2, not 1 (1.01: one percent fast), got %g", f.Rate)
+	}
+	return nil
+}
 
 func (f *clockDrift) Check(env *Env) error {
 	if _, ok := env.Backend.(cluster.ClockRater); !ok {
@@ -38,44 +70,30 @@ func (f *clockDrift) Inject(_ context.Context, env *Env) (Injection, error) {
 	if !ok {
 		return Injection{}, f.Check(env)
 	}
-	targets := f.spec.Nodes
-	if len(targets) == 0 {
-		targets = env.NodeNames()
-	}
+	targets := f.targets(env.NodeNames())
 	var wrong []string
 	for _, n := range targets {
 		i, err := env.NodeIndex(n)
 		if err != nil {
 			return Injection{}, err
 		}
-		if got := r.ClockRate(i); math.Abs(got-f.spec.Rate) > 1e-9 {
+		if got := r.ClockRate(i); math.Abs(got-f.Rate) > 1e-9 {
 			wrong = append(wrong, fmt.Sprintf("%s runs at x%g", n, got))
 			continue
 		}
-		env.note(n, fmt.Sprintf("wall clock runs at x%g of real time since the node started", f.spec.Rate))
+		env.note(n, fmt.Sprintf("wall clock runs at x%g of real time since the node started", f.Rate))
 	}
 	if len(wrong) > 0 {
-		return Injection{}, fmt.Errorf("clock-drift: the nodes were not started at x%g: %s", f.spec.Rate, strings.Join(wrong, ", "))
+		return Injection{}, fmt.Errorf("clock-drift: the nodes were not started at x%g: %s", f.Rate, strings.Join(wrong, ", "))
 	}
 	return Injection{Targets: targets, Heal: func(context.Context) error { return nil },
-		Note: fmt.Sprintf("clocks at x%g of real time for the whole run", f.spec.Rate)}, nil
+		Note: fmt.Sprintf("clocks at x%g of real time for the whole run", f.Rate)}, nil
 }
 
 func init() {
 	Register(Kind{
 		Name:    "clock-drift",
 		Summary: "runs chosen nodes' wall clocks (all by default) at `rate` of real time for the whole run: TTLs run out early",
-		New: func(spec scenarios.FaultSpec) (Fault, error) {
-			if err := refuse(spec, "nodes", "rate"); err != nil {
-				return nil, err
-			}
-			if spec.At != 0 || spec.For != 0 || spec.Every != 0 {
-				return nil, errors.New("clock-drift lasts the whole run (a clock's rate is set when its node starts): it takes no at, for or every")
-			}
-			if spec.Rate < 0.5 || spec.Rate > 2 || spec.Rate == 1 {
-				return nil, fmt.Errorf("clock-drift needs rate: between 0.5 and 2, not 1 (1.01: one percent fast), got %g", spec.Rate)
-			}
-			return &clockDrift{spec}, nil
-		},
+		New:     func() Fault { return &clockDrift{} },
 	})
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/redlock-harness/redlock-harness/harness/cluster"
-	"github.com/redlock-harness/redlock-harness/scenarios"
 )
 
 // ReplicationStaller is implemented by backends that can cut a node's asynchronous replica off its primary
@@ -28,17 +27,35 @@ type ReplicationStaller interface {
 // over, that is `lag` after `at`; `for`, counted from `at` as for every fault, must be longer than `lag`.
 //
 // Healing restores nothing: the promoted replica keeps serving the node, as it would in production (the backend
-// starts a new replica of it, so the node can fail over again).
-type failover struct{ spec scenarios.FaultSpec }
+// starts a new replica of it, so the node can fail over again). It fails over the named nodes, or Count drawn (one
+// when Count is 0).
+type failover struct {
+	NodeTargets `yaml:",inline"`
+	// Count is how many nodes to draw when none are named.
+	Count int `yaml:"count" json:"count,omitempty"`
+	// Lag is how long each replica is cut off its primary before the primary dies: every write the primary
+	// acknowledged in that time is lost with it.
+	Lag Duration `yaml:"lag" json:"lag,omitempty"`
+}
 
 func (f *failover) Name() string { return "failover" }
+
+// Needs asks for a replica behind every node: there is nothing to fail over to otherwise.
+func (f *failover) Needs(spec *cluster.Spec) { spec.Replicas = true }
+
+func (f *failover) Validate(t Timing) error {
+	if t.For > 0 && t.For <= f.Lag {
+		return fmt.Errorf("failover: for %s must be longer than lag %s (the replica takes over after the lag)", t.For, f.Lag)
+	}
+	return nil
+}
 
 func (f *failover) Check(env *Env) error {
 	if _, ok := env.Backend.(cluster.Failoverer); !ok {
 		return fmt.Errorf("failover: the %s backend cannot fail a node over to a replica", env.Backend.Name())
 	}
-	if _, ok := env.Backend.(ReplicationStaller); !ok && f.spec.Lag > 0 {
-		return fmt.Errorf("failover: the %s backend cannot make a replica lag (lag: %s)", env.Backend.Name(), f.spec.Lag)
+	if _, ok := env.Backend.(ReplicationStaller); !ok && f.Lag > 0 {
+		return fmt.Errorf("failover: the %s backend cannot make a replica lag (lag: %s)", env.Backend.Name(), f.Lag)
 	}
 	return nil
 }
@@ -48,7 +65,7 @@ func (f *failover) Inject(ctx context.Context, env *Env) (Injection, error) {
 		return Injection{}, err
 	}
 	fo := env.Backend.(cluster.Failoverer)
-	targets := pick(env.Rand, f.spec.Nodes, env.NodeNames(), f.spec.Count)
+	targets := pick(env.Rand, f.Nodes, env.NodeNames(), f.Count)
 	idx := make([]int, len(targets))
 	for j, n := range targets {
 		i, err := env.NodeIndex(n)
@@ -57,7 +74,7 @@ func (f *failover) Inject(ctx context.Context, env *Env) (Injection, error) {
 		}
 		idx[j] = i
 	}
-	if f.spec.Lag > 0 {
+	if f.Lag > 0 {
 		st := env.Backend.(ReplicationStaller)
 		for j, i := range idx {
 			if err := st.StallReplication(ctx, i); err != nil {
@@ -67,7 +84,7 @@ func (f *failover) Inject(ctx context.Context, env *Env) (Injection, error) {
 				return Injection{}, fmt.Errorf("stall %s's replication: %w", targets[j], err)
 			}
 		}
-		t := time.NewTimer(f.spec.Lag.D())
+		t := time.NewTimer(f.Lag.D())
 		select {
 		case <-t.C:
 		case <-ctx.Done(): // the run is ending: fail over at once rather than leave the replicas cut off
@@ -107,14 +124,6 @@ func init() {
 	Register(Kind{
 		Name:    "failover",
 		Summary: "cuts nodes' replicas off for `lag`, SIGKILLs the primaries and promotes the replicas: acknowledged writes are lost",
-		New: func(spec scenarios.FaultSpec) (Fault, error) {
-			if err := refuse(spec, "nodes", "count", "lag"); err != nil {
-				return nil, err
-			}
-			if spec.For > 0 && spec.For <= spec.Lag {
-				return nil, fmt.Errorf("failover: for %s must be longer than lag %s (the replica takes over after the lag)", spec.For, spec.Lag)
-			}
-			return &failover{spec}, nil
-		},
+		New:     func() Fault { return &failover{} },
 	})
 }

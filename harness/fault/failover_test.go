@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"gopkg.in/yaml.v3"
 
 	"github.com/redlock-harness/redlock-harness/harness/cluster"
-	"github.com/redlock-harness/redlock-harness/scenarios"
 )
 
 func TestAFailoverAfterReplicationLagLosesTheLastAcknowledgedWriteAndRepointsEveryGroup(t *testing.T) {
@@ -37,7 +37,7 @@ func TestAFailoverAfterReplicationLagLosesTheLastAcknowledgedWriteAndRepointsEve
 	}
 	done := make(chan result, 1)
 	go func() {
-		f, err := Build(parseFault(t, "  - kind: failover\n    nodes: [n1]\n    lag: 1500ms\n"))
+		f, err := parseFault("  - kind: failover\n    nodes: [n1]\n    lag: 1500ms\n")
 		if err != nil {
 			done <- result{err: err}
 			return
@@ -114,12 +114,11 @@ func TestAFailoverWithoutLagKeepsWhatTheReplicaAcknowledged(t *testing.T) {
 	stop()
 }
 
-// parseFault parses one fault entry; it may run off the test's goroutine.
-func parseFault(t *testing.T, yaml string) scenarios.FaultSpec {
-	sc, err := scenarios.Parse("t", "t.yaml", []byte("duration: 10s\nfaults:\n"+yaml))
-	if err != nil {
-		t.Error(err)
-		return scenarios.FaultSpec{Kind: "invalid"}
+// parseFault decodes one fault entry; unlike schedule, it may run off the test's goroutine.
+func parseFault(list string) (Fault, error) {
+	var out []Entry
+	if err := yaml.Unmarshal([]byte(list), &out); err != nil {
+		return nil, err
 	}
-	return sc.Faults[0]
+	return out[0].Fault, nil
 }

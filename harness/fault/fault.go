@@ -1,7 +1,12 @@
 // Package fault is the nemesis: the faults a scenario can inject (network latency and partitions through
-// Toxiproxy, node pauses through the backend, …), a registry that builds them from scenario entries, and the
-// scheduler that injects and heals them on time and records each step in the history. Every fault returns its
-// own heal, and the scheduler calls every outstanding heal on the way out, error or Ctrl-C included.
+// Toxiproxy, node pauses through the backend, …), a registry that decodes each entry of a scenario's fault schedule
+// into its kind's own type, and the scheduler that injects and heals them on time and records each step in the
+// history. Every fault returns its own heal, and the scheduler calls every outstanding heal on the way out, error or
+// Ctrl-C included.
+//
+// A fault kind is one file: a type whose YAML fields are its parameters and targets, registered in an init(). The
+// package does not import package scenarios; scenarios imports it, so that loading a scenario always decodes and
+// checks its faults with every built-in kind registered (see Entry).
 package fault
 
 import (
@@ -9,21 +14,19 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
-	"strings"
-	"sync"
 
 	"github.com/redlock-harness/redlock-harness/harness/cluster"
 	"github.com/redlock-harness/redlock-harness/harness/netem"
 	"github.com/redlock-harness/redlock-harness/harness/workload"
 	"github.com/redlock-harness/redlock-harness/history"
-	"github.com/redlock-harness/redlock-harness/scenarios"
 )
 
-// Fault is one kind of trouble, configured from a scenario entry.
+// Fault is one kind of trouble, configured from a scenario entry: the kind's type, with the entry's parameters.
 type Fault interface {
 	// Name is the fault's kind, as written in scenarios.
 	Name() string
-	// Inject makes the fault happen and says how to undo it. Targets drawn at random come from env.Rand.
+	// Inject makes the fault happen and says how to undo it. Targets drawn at random come from env.Rand. It must not
+	// change the fault: a scenario loaded once may run several times at once.
 	Inject(ctx context.Context, env *Env) (Injection, error)
 }
 
@@ -49,7 +52,8 @@ type Env struct {
 	Nodes    []cluster.Node
 	Net      *netem.Net
 	Workload *workload.Workload
-	Scenario *scenarios.Scenario
+	// Groups is the scenario's number of client groups (g1…gG), whose links network faults cut.
+	Groups int
 	// Rand draws random targets; the scheduler derives it from the run's seed and the fault's position.
 	Rand *rand.Rand
 	// Warn receives what a person watching the run should know (a heal that timed out); nil drops it.
@@ -83,7 +87,7 @@ func (e *Env) NodeNames() []string {
 
 // GroupNames returns g1…gG.
 func (e *Env) GroupNames() []string {
-	out := make([]string, e.Scenario.Groups)
+	out := make([]string, e.Groups)
 	for i := range out {
 		out[i] = workload.GroupName(i)
 	}
@@ -98,89 +102,6 @@ func (e *Env) NodeIndex(name string) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("no node %q", name)
-}
-
-// Kind describes a registered fault kind.
-type Kind struct {
-	Name    string
-	Summary string
-	// New builds the fault from a scenario entry, refusing parameters it does not understand.
-	New func(spec scenarios.FaultSpec) (Fault, error)
-}
-
-var (
-	kindsMu sync.RWMutex
-	kinds   = map[string]Kind{}
-)
-
-// Register adds a fault kind. It panics on a duplicate: that is a programming error.
-func Register(k Kind) {
-	kindsMu.Lock()
-	defer kindsMu.Unlock()
-	if _, dup := kinds[k.Name]; dup {
-		panic("fault: registered twice: " + k.Name)
-	}
-	kinds[k.Name] = k
-}
-
-// Kinds lists the registered kinds, sorted by name.
-func Kinds() []Kind {
-	kindsMu.RLock()
-	defer kindsMu.RUnlock()
-	out := make([]Kind, 0, len(kinds))
-	for _, k := range kinds {
-		out = append(out, k)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
-
-// Build makes the fault a scenario entry describes.
-func Build(spec scenarios.FaultSpec) (Fault, error) {
-	kindsMu.RLock()
-	k, ok := kinds[spec.Kind]
-	kindsMu.RUnlock()
-	if !ok {
-		var names []string
-		for _, k := range Kinds() {
-			names = append(names, k.Name)
-		}
-		return nil, fmt.Errorf("unknown fault %q (known: %s)", spec.Kind, strings.Join(names, ", "))
-	}
-	return k.New(spec)
-}
-
-func init() {
-	scenarios.FaultValidator = func(_ *scenarios.Scenario, f scenarios.FaultSpec) error {
-		_, err := Build(f)
-		return err
-	}
-}
-
-// refuse returns an error when the spec sets a parameter the fault does not use, so that a misplaced parameter
-// (a latency on a pause) is caught at load time instead of silently ignored.
-func refuse(spec scenarios.FaultSpec, allowed ...string) error {
-	set := map[string]bool{
-		"nodes": len(spec.Nodes) > 0, "groups": len(spec.ClientGroups) > 0, "workers": len(spec.Workers) > 0,
-		"count": spec.Count != 0, "shape": spec.Shape != "", "mode": spec.Mode != "", "latency": spec.Latency != 0,
-		"jitter": spec.Jitter != 0, "delay": spec.Delay != 0, "jump": spec.Jump != 0, "stall": spec.Stall != 0,
-		"period": spec.Period != 0, "lag": spec.Lag != 0, "step": len(spec.Step) > 0, "rate": spec.Rate != 0,
-	}
-	ok := map[string]bool{}
-	for _, a := range allowed {
-		ok[a] = true
-	}
-	var bad []string
-	for k, v := range set {
-		if v && !ok[k] {
-			bad = append(bad, k)
-		}
-	}
-	sort.Strings(bad)
-	if len(bad) > 0 {
-		return fmt.Errorf("%s does not take %s", spec.Kind, strings.Join(bad, ", "))
-	}
-	return nil
 }
 
 // pick returns the named targets, or n distinct ones drawn from all.

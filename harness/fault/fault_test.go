@@ -9,11 +9,11 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"gopkg.in/yaml.v3"
 
 	"github.com/redlock-harness/redlock-harness/harness/cluster"
 	"github.com/redlock-harness/redlock-harness/harness/netem"
 	"github.com/redlock-harness/redlock-harness/history"
-	"github.com/redlock-harness/redlock-harness/scenarios"
 )
 
 // testEnv starts five real nodes behind links for three groups.
@@ -31,10 +31,6 @@ func testEnv(t *testing.T) *Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nw.Close() })
-	sc, err := scenarios.Parse("t", "t.yaml", []byte("duration: 10s\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, g := range []string{"g1", "g2", "g3"} {
 		for _, n := range nodes {
 			if _, err := nw.AddLink(g, n.Name, n.Addr); err != nil {
@@ -42,7 +38,7 @@ func testEnv(t *testing.T) *Env {
 			}
 		}
 	}
-	return &Env{Backend: b, Nodes: nodes, Net: nw, Scenario: sc, Rand: rand.New(rand.NewPCG(1, 2))}
+	return &Env{Backend: b, Nodes: nodes, Net: nw, Groups: 3, Rand: rand.New(rand.NewPCG(1, 2))}
 }
 
 // reachable returns, per group, the nodes that answer PING through the group's links within a short timeout.
@@ -70,17 +66,19 @@ func reachable(t *testing.T, env *Env) map[string][]string {
 	return out
 }
 
+// schedule decodes a fault schedule (the YAML list under a scenario's faults:) as a scenario's loader does.
+func schedule(t *testing.T, list string) []Entry {
+	t.Helper()
+	var out []Entry
+	if err := yaml.Unmarshal([]byte(list), &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 func inject(t *testing.T, env *Env, yaml string) Injection {
 	t.Helper()
-	sc, err := scenarios.Parse("t", "t.yaml", []byte("duration: 10s\nfaults:\n"+yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := Build(sc.Faults[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	inj, err := f.Inject(context.Background(), env)
+	inj, err := schedule(t, yaml)[0].Fault.Inject(context.Background(), env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,14 +154,10 @@ func TestAPausedNodeRunsItsQueuedWritesWhenResumed(t *testing.T) {
 
 func TestTheNemesisInjectsOnScheduleRecordsTargetsAndHealsWhenStopped(t *testing.T) {
 	env := testEnv(t)
-	sc, err := scenarios.Parse("t", "t.yaml", []byte("duration: 10s\nfaults:\n  - kind: partition\n    shape: isolate-node\n    at: 100ms\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	env.Scenario = sc
+	faults := schedule(t, "  - kind: partition\n    shape: isolate-node\n    at: 100ms\n")
 	var buf syncBuffer
 	hw, _ := history.NewWriter(&buf, history.NewClock(), history.Header{})
-	nem, err := NewNemesis(env, hw, 1, 10*time.Second)
+	nem, err := NewNemesis(env, hw, faults, 1, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,11 +185,7 @@ func TestTheNemesisInjectsOnScheduleRecordsTargetsAndHealsWhenStopped(t *testing
 }
 
 func TestAFaultTheBackendCannotDoIsRefusedBeforeTheRun(t *testing.T) {
-	sc, err := scenarios.Parse("t", "t.yaml", []byte("duration: 10s\nfaults:\n  - kind: pause\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = NewNemesis(&Env{Backend: noPause{}, Scenario: sc}, nil, 1, time.Second)
+	_, err := NewNemesis(&Env{Backend: noPause{}}, nil, schedule(t, "  - kind: pause\n"), 1, time.Second)
 	if err == nil {
 		t.Fatal("a pause was accepted on a backend that cannot pause")
 	}

@@ -11,18 +11,16 @@ import (
 	"time"
 
 	"github.com/redlock-harness/redlock-harness/history"
-	"github.com/redlock-harness/redlock-harness/scenarios"
 )
 
 // Nemesis runs a scenario's fault schedule: each entry injects at its times and heals after its duration, and
 // everything still in force is healed when the run ends, however it ends.
 type Nemesis struct {
-	env    *Env
-	hist   *history.Writer
-	specs  []scenarios.FaultSpec
-	faults []Fault
-	seed   int64
-	total  time.Duration
+	env   *Env
+	hist  *history.Writer
+	specs []Entry
+	seed  int64
+	total time.Duration
 
 	mu     sync.Mutex
 	active map[int]activeFault
@@ -37,20 +35,19 @@ type activeFault struct {
 	heal    func(context.Context) error
 }
 
-// NewNemesis builds every fault of the scenario and checks that the backend can carry each one out.
-func NewNemesis(env *Env, hist *history.Writer, seed int64, total time.Duration) (*Nemesis, error) {
-	n := &Nemesis{env: env, hist: hist, specs: env.Scenario.Faults, seed: seed, total: total, active: map[int]activeFault{}}
-	for _, spec := range n.specs {
-		f, err := Build(spec)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", env.Scenario.File, spec.Line, err)
+// NewNemesis takes a scenario's fault schedule, as loaded (each entry decoded by its kind), and checks that the
+// backend can carry out every fault of it: what it cannot do is refused before any node starts.
+func NewNemesis(env *Env, hist *history.Writer, schedule []Entry, seed int64, total time.Duration) (*Nemesis, error) {
+	n := &Nemesis{env: env, hist: hist, specs: schedule, seed: seed, total: total, active: map[int]activeFault{}}
+	for _, spec := range schedule {
+		if spec.Fault == nil {
+			return nil, fmt.Errorf("line %d: %s: the entry's parameters were never decoded", spec.Line, spec.Kind)
 		}
-		if c, ok := f.(Checker); ok {
+		if c, ok := spec.Fault.(Checker); ok {
 			if err := c.Check(env); err != nil {
 				return nil, err
 			}
 		}
-		n.faults = append(n.faults, f)
 	}
 	return n, nil
 }
@@ -58,8 +55,8 @@ func NewNemesis(env *Env, hist *history.Writer, seed int64, total time.Duration)
 // Start runs the schedule in the background, from the run's start (time zero on the history clock).
 func (n *Nemesis) Start(ctx context.Context) {
 	clock := n.hist.Clock()
-	for i, f := range n.faults {
-		spec := n.specs[i]
+	for i, spec := range n.specs {
+		f := spec.Fault
 		env := *n.env
 		env.Rand = rand.New(rand.NewPCG(uint64(n.seed), uint64(1000+i)))
 		// Each window on its own: a fault whose windows last longer than its period (for > every) overlaps itself,

@@ -7,7 +7,6 @@ import (
 	"sort"
 
 	"github.com/redlock-harness/redlock-harness/harness/netem"
-	"github.com/redlock-harness/redlock-harness/scenarios"
 )
 
 // applyToLinks puts effect on the given directions (both when none is named) of every link named and returns a
@@ -37,34 +36,41 @@ func applyToLinks(env *Env, linkNames []string, effect netem.Effect, streams ...
 
 // latency slows links down: each direction of each chosen link waits Latency ± Jitter, so a round trip takes
 // about twice Latency. Commands still arrive, late: the case where a lock's validity is eaten by the network.
-type latency struct{ spec scenarios.FaultSpec }
+// The links are those between the named groups (all by default) and the named nodes (all by default).
+type latency struct {
+	NodeTargets  `yaml:",inline"`
+	GroupTargets `yaml:",inline"`
+	// Latency is the delay each direction of each link adds.
+	Latency Duration `yaml:"latency" json:"latency,omitempty"`
+	// Jitter is how far each delay may stray from Latency, either way.
+	Jitter Duration `yaml:"jitter" json:"jitter,omitempty"`
+}
 
 func (f *latency) Name() string { return "latency" }
 
 func (f *latency) Inject(_ context.Context, env *Env) (Injection, error) {
-	groups := pick(env.Rand, f.spec.ClientGroups, env.GroupNames(), len(env.GroupNames()))
-	nodes := pick(env.Rand, f.spec.Nodes, env.NodeNames(), len(env.NodeNames()))
+	groups := pick(env.Rand, f.Groups, env.GroupNames(), len(env.GroupNames()))
+	nodes := pick(env.Rand, f.Nodes, env.NodeNames(), len(env.NodeNames()))
 	var links []string
 	for _, g := range groups {
 		for _, n := range nodes {
 			links = append(links, netem.LinkName(g, n))
 		}
 	}
-	return applyToLinks(env, links, netem.Effect{Latency: f.spec.Latency.D(), Jitter: f.spec.Jitter.D()})
+	return applyToLinks(env, links, netem.Effect{Latency: f.Latency.D(), Jitter: f.Jitter.D()})
+}
+
+func (f *latency) Validate(Timing) error {
+	if f.Latency <= 0 {
+		return errors.New("latency needs latency: (e.g. 200ms)")
+	}
+	return nil
 }
 
 func init() {
 	Register(Kind{
 		Name:    "latency",
 		Summary: "slows chosen links (default all) by latency ± jitter in each direction (Toxiproxy latency toxic)",
-		New: func(spec scenarios.FaultSpec) (Fault, error) {
-			if err := refuse(spec, "nodes", "groups", "latency", "jitter"); err != nil {
-				return nil, err
-			}
-			if spec.Latency <= 0 {
-				return nil, errors.New("latency needs latency: (e.g. 200ms)")
-			}
-			return &latency{spec}, nil
-		},
+		New:     func() Fault { return &latency{} },
 	})
 }

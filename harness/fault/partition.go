@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/redlock-harness/redlock-harness/harness/netem"
-	"github.com/redlock-harness/redlock-harness/scenarios"
 )
 
 // partition cuts links between client groups and nodes. In blackhole mode (default; also called drop) a cut link
@@ -23,7 +22,15 @@ import (
 //     the shared node and the first half, even groups the shared node and the second half: with five nodes each
 //     side sees a majority of three, and the two majorities overlap in the bridge node only.
 //   - random-halves: nodes and groups are shuffled from the seed and split in two; every link across is cut.
-type partition struct{ spec scenarios.FaultSpec }
+type partition struct {
+	NodeTargets  `yaml:",inline"`
+	GroupTargets `yaml:",inline"`
+	// Shape is how the links are cut: isolate-node, majority-minority, bridge or random-halves.
+	Shape string `yaml:"shape" json:"shape,omitempty"`
+	// Mode is what happens to the bytes on a cut link: blackhole (default, also drop: they vanish), hold (they are
+	// kept and delivered at the heal) or reset (connections fail as soon as they carry a byte).
+	Mode string `yaml:"mode" json:"mode,omitempty"`
+}
 
 func (f *partition) Name() string { return "partition" }
 
@@ -31,16 +38,16 @@ func (f *partition) Name() string { return "partition" }
 func (f *partition) cuts(env *Env) ([]string, error) {
 	nodes, groups := env.NodeNames(), env.GroupNames()
 	var cut []string
-	switch f.spec.Shape {
+	switch f.Shape {
 	case "isolate-node":
-		for _, n := range pick(env.Rand, f.spec.Nodes, nodes, 1) {
+		for _, n := range pick(env.Rand, f.Nodes, nodes, 1) {
 			for _, g := range groups {
 				cut = append(cut, netem.LinkName(g, n))
 			}
 		}
 	case "majority-minority":
-		minority := pick(env.Rand, f.spec.Nodes, nodes, len(nodes)/2)
-		minGroups := pick(env.Rand, f.spec.ClientGroups, groups, 1)
+		minority := pick(env.Rand, f.Nodes, nodes, len(nodes)/2)
+		minGroups := pick(env.Rand, f.Groups, groups, 1)
 		inMin := map[string]bool{}
 		for _, n := range minority {
 			inMin[n] = true
@@ -56,7 +63,7 @@ func (f *partition) cuts(env *Env) ([]string, error) {
 			}
 		}
 	case "bridge":
-		shared := pick(env.Rand, f.spec.Nodes, nodes, 1)[0]
+		shared := pick(env.Rand, f.Nodes, nodes, 1)[0]
 		var rest []string
 		for _, n := range nodes {
 			if n != shared {
@@ -90,7 +97,7 @@ func (f *partition) cuts(env *Env) ([]string, error) {
 			}
 		}
 	default:
-		return nil, fmt.Errorf("unknown partition shape %q", f.spec.Shape)
+		return nil, fmt.Errorf("unknown partition shape %q", f.Shape)
 	}
 	return cut, nil
 }
@@ -100,7 +107,7 @@ func (f *partition) Inject(_ context.Context, env *Env) (Injection, error) {
 	if err != nil {
 		return Injection{}, err
 	}
-	return applyToLinks(env, cut, netem.Effect{Cut: partitionCut(f.spec.Mode)})
+	return applyToLinks(env, cut, netem.Effect{Cut: partitionCut(f.Mode)})
 }
 
 // partitionCut is what a partition mode does to the bytes on a cut link.
@@ -114,27 +121,26 @@ func partitionCut(mode string) netem.Cut {
 	return netem.Drop
 }
 
+func (f *partition) Validate(Timing) error {
+	switch f.Shape {
+	case "isolate-node", "majority-minority", "bridge", "random-halves":
+	case "":
+		return errors.New("partition needs shape: (isolate-node, majority-minority, bridge or random-halves)")
+	default:
+		return fmt.Errorf("unknown partition shape %q (known: isolate-node, majority-minority, bridge, random-halves)", f.Shape)
+	}
+	switch f.Mode {
+	case "", "blackhole", "drop", "hold", "reset":
+	default:
+		return fmt.Errorf("unknown partition mode %q (known: blackhole (or drop), hold, reset)", f.Mode)
+	}
+	return nil
+}
+
 func init() {
 	Register(Kind{
 		Name:    "partition",
 		Summary: "cuts links between client groups and nodes; shapes isolate-node, majority-minority, bridge, random-halves; mode blackhole (drop), hold (bytes delivered at the heal) or reset",
-		New: func(spec scenarios.FaultSpec) (Fault, error) {
-			if err := refuse(spec, "nodes", "groups", "shape", "mode"); err != nil {
-				return nil, err
-			}
-			switch spec.Shape {
-			case "isolate-node", "majority-minority", "bridge", "random-halves":
-			case "":
-				return nil, errors.New("partition needs shape: (isolate-node, majority-minority, bridge or random-halves)")
-			default:
-				return nil, fmt.Errorf("unknown partition shape %q (known: isolate-node, majority-minority, bridge, random-halves)", spec.Shape)
-			}
-			switch spec.Mode {
-			case "", "blackhole", "drop", "hold", "reset":
-			default:
-				return nil, fmt.Errorf("unknown partition mode %q (known: blackhole (or drop), hold, reset)", spec.Mode)
-			}
-			return &partition{spec}, nil
-		},
+		New:     func() Fault { return &partition{} },
 	})
 }

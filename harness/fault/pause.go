@@ -6,13 +6,17 @@ import (
 	"fmt"
 
 	"github.com/redlock-harness/redlock-harness/harness/cluster"
-	"github.com/redlock-harness/redlock-harness/scenarios"
 )
 
 // pause freezes nodes (SIGSTOP locally, container pause on docker). Their connections stay open, so commands sent
 // meanwhile queue in the socket and are executed when the node resumes: late writes that land on a lock someone
-// else may now hold. Keys expire by the wall clock, which keeps running.
-type pause struct{ spec scenarios.FaultSpec }
+// else may now hold. Keys expire by the wall clock, which keeps running. It freezes the named nodes, or Count drawn
+// (one when Count is 0).
+type pause struct {
+	NodeTargets `yaml:",inline"`
+	// Count is how many nodes to draw when none are named.
+	Count int `yaml:"count" json:"count,omitempty"`
+}
 
 func (f *pause) Name() string { return "pause" }
 
@@ -28,7 +32,7 @@ func (f *pause) Inject(ctx context.Context, env *Env) (Injection, error) {
 	if !ok {
 		return Injection{}, f.Check(env)
 	}
-	targets := pick(env.Rand, f.spec.Nodes, env.NodeNames(), f.spec.Count)
+	targets := pick(env.Rand, f.Nodes, env.NodeNames(), f.Count)
 	var paused []int
 	heal := func(ctx context.Context) error {
 		var errs []error
@@ -60,11 +64,6 @@ func init() {
 	Register(Kind{
 		Name:    "pause",
 		Summary: "freezes nodes (SIGSTOP / container pause): queued commands land late, keys expire meanwhile",
-		New: func(spec scenarios.FaultSpec) (Fault, error) {
-			if err := refuse(spec, "nodes", "count"); err != nil {
-				return nil, err
-			}
-			return &pause{spec}, nil
-		},
+		New:     func() Fault { return &pause{} },
 	})
 }
