@@ -31,8 +31,11 @@ import (
 // Being stuck does not change the safety verdict or the exit code (a stuck lock is still mutually exclusive);
 // Result.Summary and Result.Text say it beside the verdict.
 type Liveness struct {
-	// Verdict is LivenessOK or LivenessStuck.
+	// Verdict is LivenessOK, LivenessStuck or LivenessUnknown.
 	Verdict string `json:"verdict"`
+	// Doubt says why the verdict is LivenessUnknown: keys went without a grant, but for a reason that may not be
+	// the lock's (the machine running the harness was overloaded). Stuck still lists them.
+	Doubt string `json:"doubt,omitempty"`
 	// Stuck lists each stuck key, sorted by key, with its longest stuck gap.
 	Stuck []StuckKey `json:"stuck,omitempty"`
 	// TTL is the lock TTL the verdict used, and StuckTTLs the number of fault-free TTLs that make a gap stuck.

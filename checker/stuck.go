@@ -18,7 +18,17 @@ const (
 	LivenessOK = "ok"
 	// LivenessStuck: at least one key did; Liveness.Stuck names each one.
 	LivenessStuck = "stuck"
+	// LivenessUnknown: keys went that long without a grant, but the run cannot blame the lock (Liveness.Doubt
+	// says why), so it neither clears the lock nor calls it stuck.
+	LivenessUnknown = "unknown"
 )
+
+// Distrust turns a stuck verdict into LivenessUnknown, for reason: the caller knows the stall may be its own.
+func (l *Liveness) Distrust(reason string) {
+	if l.Verdict == LivenessStuck {
+		l.Verdict, l.Doubt = LivenessUnknown, reason
+	}
+}
 
 // StuckTTLs is the default of Options.StuckTTLs: how many TTLs of fault-free time a key may go without a grant,
 // while workers keep asking for it, before it is stuck. A key whose holder vanished comes free within one TTL
@@ -99,8 +109,11 @@ func (l Liveness) Reason() string {
 		return ""
 	}
 	bar := fmt.Sprintf("%d fault-free TTLs (TTL %s)", l.StuckTTLs, l.TTL)
-	if l.Verdict == LivenessStuck {
+	switch l.Verdict {
+	case LivenessStuck:
 		return fmt.Sprintf("%s nobody could take for %s while workers kept trying", plural(len(l.Stuck), "key", "keys"), bar)
+	case LivenessUnknown:
+		return fmt.Sprintf("%s nobody could take for %s while workers kept trying, but %s", plural(len(l.Stuck), "key", "keys"), bar, l.Doubt)
 	}
 	return fmt.Sprintf("no key went %s without a grant while workers kept trying", bar)
 }

@@ -537,3 +537,23 @@ func TestAClientFaultsWindowIsNoExcuseForAKeyNobodyCanTake(t *testing.T) {
 		t.Fatalf("kept %v: the windows of faults aimed at workers only must not count", kept)
 	}
 }
+
+func TestAStuckVerdictTheRunCannotBlameOnTheLockBecomesUnknownAndSaysWhy(t *testing.T) {
+	stuck := Liveness{Verdict: LivenessStuck, TTL: time.Second, StuckTTLs: 5, Stuck: []StuckKey{{Key: "k0", Since: 2 * time.Second}}}
+	stuck.Distrust("the machine was overloaded")
+	if stuck.Verdict != LivenessUnknown || len(stuck.Stuck) != 1 {
+		t.Fatalf("a distrusted stuck verdict: got %q with %d keys, want unknown keeping its key", stuck.Verdict, len(stuck.Stuck))
+	}
+	r := Result{Verdict: Valid, Reason: "20 critical sections", Liveness: stuck}
+	if r.Stuck() {
+		t.Fatal("a distrusted verdict still reads as stuck")
+	}
+	if s := r.Summary(); !strings.Contains(s, "liveness unknown: the machine was overloaded") {
+		t.Fatalf("the summary does not say why liveness is unknown: %s", s)
+	}
+	ok := Liveness{Verdict: LivenessOK}
+	ok.Distrust("the machine was overloaded")
+	if ok.Verdict != LivenessOK {
+		t.Fatalf("a run that found no stuck key: distrust made it %q", ok.Verdict)
+	}
+}

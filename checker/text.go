@@ -27,6 +27,9 @@ func (r Result) Summary() string {
 			s += " and " + plural(len(st)-1, "more key", "more keys")
 		}
 	}
+	if l := r.Liveness; l.Verdict == LivenessUnknown {
+		s += "; liveness unknown: " + l.Doubt
+	}
 	return s
 }
 

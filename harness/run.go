@@ -419,6 +419,7 @@ func (r *runner) judge(dir string) (Result, error) {
 		if check.Verdict == checker.Unknown {
 			check.Reason += "; " + note
 		}
+		check.Liveness.Distrust("the machine was overloaded, so the stall may be the harness's")
 	}
 	if !r.settle() {
 		return r.result(), nil // too late: the watchdog has torn the run down and judged it

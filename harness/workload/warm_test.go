@@ -18,6 +18,12 @@ import (
 // pongServer answers PING with +PONG, CLIENT (SETNAME) with +OK and anything else with an error, and counts the connections it accepted.
 func pongServer(t *testing.T) (addr string, accepted *atomic.Int64) {
 	t.Helper()
+	return pongServerAfter(t, 0)
+}
+
+// pongServerAfter is pongServer answering each command after delay.
+func pongServerAfter(t *testing.T, delay time.Duration) (addr string, accepted *atomic.Int64) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +61,7 @@ func pongServer(t *testing.T) (addr string, accepted *atomic.Int64) {
 					if len(args) >= 2 && strings.EqualFold(args[1], "CLIENT") { // CLIENT SETNAME: the worker's name
 						reply = "+OK\r\n"
 					}
+					time.Sleep(delay)
 					if _, err := c.Write([]byte(reply)); err != nil {
 						return
 					}

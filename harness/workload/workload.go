@@ -181,7 +181,9 @@ func newClient(addr string, ttl time.Duration, f *freezer, name string, auth Con
 	if f != nil {
 		opt.Dialer = f.dialer(opt.DialTimeout, auth.TLS)
 	}
-	return redis.NewClient(opt)
+	c := redis.NewClient(opt)
+	c.AddHook(patientConns{})
+	return c
 }
 
 // Resource returns the protected resource.

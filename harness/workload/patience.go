@@ -1,0 +1,63 @@
+package workload
+
+import (
+	"context"
+	"reflect"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// patientConns is a go-redis hook that gives up on a command at its context's deadline without giving up on its
+// connection. go-redis, told to honour context deadlines, closes a connection whose command outlived its deadline
+// (the reply may still come and would be read as the next command's). With a Redlock's per-node timeout of a few
+// tens of milliseconds that turns one slow moment into a storm: the next command must dial a new connection
+// through the proxy and get its reply inside the same few milliseconds, misses, closes that one too, and so on; two
+// multi-node runs side by side on two CPUs were seen to collapse that way and write no critical section for the
+// rest of the run, a stall of the harness passed off as the lock's.
+//
+// With the hook, a command whose context has a deadline runs on a copy, under the connection's own read and write
+// timeouts, on a goroutine of its own; the caller gets the copy's result if it comes before the deadline, and the
+// deadline's error otherwise, exactly as before. The late reply is then read off its connection, which goes back
+// to the pool. What the lock sees is unchanged: no answer within its timeout, and a command that may or may not
+// have been applied; only the connection survives.
+type patientConns struct{}
+
+var _ redis.Hook = patientConns{}
+
+// DialHook leaves dialling alone.
+func (patientConns) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+// ProcessPipelineHook leaves pipelines alone: no strategy sends one under a short deadline.
+func (patientConns) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// ProcessHook runs a command with a deadline on a copy, as above.
+func (patientConns) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if _, ok := ctx.Deadline(); !ok {
+			return next(ctx, cmd)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		v := reflect.ValueOf(cmd)
+		if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+			return next(ctx, cmd)
+		}
+		// A shallow copy of the command (its arguments are only read): the caller's cmd is never touched by the
+		// goroutine, which may still be writing the copy's reply after the caller has moved on.
+		cp := reflect.New(v.Elem().Type())
+		cp.Elem().Set(v.Elem())
+		clone := cp.Interface().(redis.Cmder)
+		done := make(chan error, 1)
+		go func() { done <- next(context.WithoutCancel(ctx), clone) }()
+		select {
+		case err := <-done:
+			v.Elem().Set(cp.Elem())
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
