@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -52,6 +53,10 @@ type imageFile struct {
 // imageSpec lists the image's files; its tag is derived from their paths, modes and content.
 type imageSpec struct {
 	files []imageFile
+	// variant names what the image is for ("redis", "redis+faketime"): images of one variant built from older
+	// files (another redis-server, another libfaketime) are pruned when a new one is built, while the other
+	// variant, still in use, is kept.
+	variant string
 }
 
 // nodeImageSpec gathers the files of the node image: redis-server (the real file behind any symlink, under the
@@ -63,7 +68,10 @@ func nodeImageSpec(redisServer string, extra map[string]string) (*imageSpec, err
 	if err != nil {
 		return nil, fmt.Errorf("docker image: %w", err)
 	}
-	spec := &imageSpec{}
+	spec := &imageSpec{variant: "redis"}
+	if len(extra) > 0 {
+		spec.variant = "redis+faketime"
+	}
 	seen := map[string]bool{}
 	add := func(dst, src string, mode os.FileMode) error {
 		if seen[dst] {
@@ -135,7 +143,7 @@ func sharedLibraries(path string) ([]string, error) {
 // tag hashes the Dockerfile and every file's path, mode and content.
 func (s *imageSpec) tag() (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00", dockerfile)
+	fmt.Fprintf(h, "%s\x00%s\x00", dockerfile, s.variant)
 	for _, f := range s.files {
 		data := f.data
 		if f.src != "" {
@@ -218,14 +226,44 @@ func ensureImage(ctx context.Context, p *testcontainers.DockerProvider, spec *im
 	req := &testcontainers.ContainerRequest{FromDockerfile: testcontainers.FromDockerfile{
 		Context: dir, Repo: DockerImageRepo, Tag: tag, KeepImage: true, BuildLogWriter: &buildLog,
 		BuildOptionsModifier: func(o *client.ImageBuildOptions) {
-			o.Labels = map[string]string{dockerLabelImage: "redis"}
+			o.Labels = map[string]string{dockerLabelImage: spec.variant}
 		},
 	}}
 	if _, err := p.BuildImage(ctx, req); err != nil {
 		return "", false, fmt.Errorf("docker image %s: build: %w\n%s", ref, err, tail(buildLog.String(), 800))
 	}
 	imageReady[ref] = true
+	pruneOlderImages(ctx, p.Client(), spec.variant, ref)
 	return ref, true, nil
+}
+
+// imageLister is the part of the Docker client pruneOlderImages uses.
+type imageLister interface {
+	ImageList(ctx context.Context, options client.ImageListOptions) (client.ImageListResult, error)
+	ImageRemove(ctx context.Context, imageID string, options client.ImageRemoveOptions) (client.ImageRemoveResult, error)
+}
+
+// pruneOlderImages removes the node images of variant other than keep: built from files the host no longer has
+// (an upgraded redis-server), they would otherwise pile up, one per upgrade. An image a container still uses
+// stays (the engine refuses to remove it; a later build retries). It returns the references removed.
+func pruneOlderImages(ctx context.Context, c imageLister, variant, keep string) []string {
+	list, err := c.ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("label", dockerLabelImage+"="+variant)})
+	if err != nil {
+		return nil
+	}
+	var removed []string
+	for _, img := range list.Items {
+		if slices.Contains(img.RepoTags, keep) {
+			continue
+		}
+		if _, err := c.ImageRemove(ctx, img.ID, client.ImageRemoveOptions{}); err == nil {
+			removed = append(removed, strings.Join(img.RepoTags, ","))
+		}
+	}
+	if len(removed) > 0 {
+		fmt.Fprintf(os.Stderr, "docker: removed %d node image(s) of older content: %s\n", len(removed), strings.Join(removed, " "))
+	}
+	return removed
 }
 
 func tail(s string, n int) string {
