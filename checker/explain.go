@@ -85,6 +85,20 @@ func explainOne(ov *Overlap, ix *index, led *ledger) (Cause, string, []string) {
 	if c, story, n := renewedOthers(a, tb); c != "" {
 		return c, story, n
 	}
+	if c, story, n := explainLoss(ov.Key, a, b, ta, tb, gb, led); c != "" {
+		return c, story, n
+	}
+	// The pair is ordered by their reads, not by their locks on the servers: on a slow network the second to
+	// read may have been the first to hold the key (its SET arrived long before its reply), and lost it before the
+	// first reader took it.
+	if c, story, n := explainLoss(ov.Key, b, a, tb, ta, ga, led); c != "" && c != CauseMajorityOverlap {
+		return c, story, n
+	}
+	return renewedOthers(b, ta)
+}
+
+// explainLoss tells how holder a, with tenures ta on the servers, lost key to holder b (tenures tb, granted by gb).
+func explainLoss(key string, a, b CriticalSection, ta, tb map[string]*tenure, gb history.Op, led *ledger) (Cause, string, []string) {
 	if len(ta) == 0 {
 		return "", "", nil
 	}
@@ -102,10 +116,10 @@ func explainOne(ov *Overlap, ix *index, led *ledger) (Cause, string, []string) {
 	slices.Sort(shared)
 	prefix := ""
 	if len(ta) > 1 || len(tb) > 1 {
-		prefix = fmt.Sprintf("%s held %s on %s and %s took it on %s: ", a.Worker, ov.Key, nodeList(ta), b.Worker, nodeList(tb))
+		prefix = fmt.Sprintf("%s held %s on %s and %s took it on %s: ", a.Worker, key, nodeList(ta), b.Worker, nodeList(tb))
 		if len(shared) == 0 {
 			return CauseMajorityOverlap, fmt.Sprintf("%s held %s on %s and %s on %s at once: two sets that share no node both counted as majorities",
-				a.Worker, ov.Key, nodeList(ta), b.Worker, nodeList(tb)), append(keys(ta), keys(tb)...)
+				a.Worker, key, nodeList(ta), b.Worker, nodeList(tb)), append(keys(ta), keys(tb)...)
 		}
 	}
 	for _, n := range shared {
@@ -153,6 +167,10 @@ func renewedOthers(a CriticalSection, tb map[string]*tenure) (Cause, string, []s
 func lost(t *tenure, a, b CriticalSection, tb *tenure, led *ledger) (Cause, string) {
 	at := fmtDur(time.Duration(t.to))
 	then := fmt.Sprintf("; %s took it at %s while %s was still inside its section", b.Worker, fmtDur(time.Duration(tb.from)), a.Worker)
+	if int64(a.ReadAt) > tb.from {
+		then = fmt.Sprintf("; %s took it at %s, before %s's acquire had returned, and %s went into its section on a lock it no longer had",
+			b.Worker, fmtDur(time.Duration(tb.from)), a.Worker, a.Worker)
+	}
 	switch t.end {
 	case endDeleted, endReplaced:
 		if t.by == "" || t.by == a.Worker {

@@ -107,3 +107,34 @@ func TestWithoutANodeRecordCausesAreInferredFromBeliefsAndTheNotesSaySo(t *testi
 		t.Fatalf("an empty record changed the cause to %s (%q)", o.Cause, o.Story)
 	}
 }
+
+func TestASlowReplyWhoseLockWasDeletedBeforeItReturnedIsTheVictimThoughItReadSecond(t *testing.T) {
+	// g2w1's SET reaches n1 at 50ms but its reply only comes back at 600ms; meanwhile g3w2's late DEL removes its
+	// lock at 80ms and g1w1 takes the key at 95ms. g1w1 reads first, yet the lock lost was g2w1's.
+	ms := func(n int64) int64 { return n * int64(time.Millisecond) }
+	v := func(n int64) *int64 { return history.Int(ms(n)) }
+	h := &history.History{Events: []history.Event{
+		{T: ms(40), Ev: history.EvInvoke, ID: 3, Op: history.OpAcquire, Worker: "g2w1", Key: "k0"},
+		{T: ms(90), Ev: history.EvInvoke, ID: 1, Op: history.OpAcquire, Worker: "g1w1", Key: "k0"},
+		{T: ms(100), Ev: history.EvOK, ID: 1, Op: history.OpAcquire, Worker: "g1w1", Key: "k0", ValidNS: v(900)},
+		{T: ms(110), Ev: history.EvInvoke, ID: 2, Op: history.OpCS, Worker: "g1w1", Key: "k0", ValidNS: v(890)},
+		{T: ms(600), Ev: history.EvOK, ID: 3, Op: history.OpAcquire, Worker: "g2w1", Key: "k0", ValidNS: v(440)},
+		{T: ms(610), Ev: history.EvInvoke, ID: 4, Op: history.OpCS, Worker: "g2w1", Key: "k0", ValidNS: v(430)},
+		{T: ms(700), Ev: history.EvOK, ID: 4, Op: history.OpCS, Worker: "g2w1", Key: "k0", Read: history.Int(0), Wrote: history.Int(1), ValidNS: v(340)},
+		{T: ms(800), Ev: history.EvOK, ID: 2, Op: history.OpCS, Worker: "g1w1", Key: "k0", Read: history.Int(0), Wrote: history.Int(1), ValidNS: v(200)},
+	}}
+	nodes := []history.NodeEvent{
+		nodeEv(50, "n1", history.NodeCmd, "g2w1", "SET", "1", "PX", "1000", "NX"),
+		nodeEv(80, "n1", history.NodeCmd, "g3w2", "DEL"),
+		nodeEv(95, "n1", history.NodeCmd, "g1w1", "SET", "1", "PX", "1000", "NX"),
+	}
+	r := Check(h, Options{Nodes: nodes, MinCriticalSections: 1})
+	if r.Overlap.Count != 1 {
+		t.Fatalf("%d overlaps, want 1", r.Overlap.Count)
+	}
+	o := r.Overlap.Overlaps[0]
+	want := "g3w2's DEL at 0.08s on n1 removed g2w1's lock; g1w1 took it at 0.10s, before g2w1's acquire had returned"
+	if o.Cause != CauseForeignDelete || !strings.Contains(o.Story, want) {
+		t.Fatalf("cause %s, story %q; want foreign-delete, %q", o.Cause, o.Story, want)
+	}
+}
