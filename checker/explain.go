@@ -16,6 +16,10 @@ const (
 	// CauseForeignDelete: a DEL (or a SET, or a renewal) from a client that did not own the key removed or
 	// extended the holder's lock.
 	CauseForeignDelete Cause = "foreign-delete"
+	// CauseSelfDelete: the holder's own DEL removed the lock it held: a release sent by an earlier, failed attempt
+	// of the same acquisition, with the same value, arrived late and deleted what a later attempt had won (a lock
+	// that keeps one random value across its retries, as Redlock's description and redsync do).
+	CauseSelfDelete Cause = "self-delete"
 	// CauseBeliefOutlived: the holder's key expired on the servers while its lease still claimed validity (a
 	// watchdog whose renewal failed silently; a lock that over-states its validity).
 	CauseBeliefOutlived Cause = "belief-outlived"
@@ -173,8 +177,17 @@ func lost(t *tenure, a, b CriticalSection, tb *tenure, led *ledger) (Cause, stri
 	}
 	switch t.end {
 	case endDeleted, endReplaced:
-		if t.by == "" || t.by == a.Worker {
+		if t.by == "" {
 			return "", ""
+		}
+		if t.by == a.Worker {
+			if t.end != endDeleted || led.triedSince(t.node, t.key, a.Worker, t.to, int64(a.ReadAt)) {
+				return "", "" // or a later attempt of its own set the key again: this hold was not the one it won
+			}
+			// Its own DEL while it was still inside its section on this lock: not the release of this grant
+			// (that comes after the write), so one sent by an earlier attempt that reached the node late.
+			return CauseSelfDelete, fmt.Sprintf("%s's own DEL at %s on %s, a late release from an earlier failed attempt with the same value, removed the lock it had won%s",
+				a.Worker, at, t.node, then)
 		}
 		how := "DEL"
 		if t.end == endReplaced {

@@ -46,6 +46,13 @@ func TestEachViolationGetsTheCauseTheServersRecordProves(t *testing.T) {
 		{"another client's DEL removed the holder's lock: foreign-delete", 1095, []history.NodeEvent{
 			setA("n1"), nodeEv(400, "n1", history.NodeCmd, "g3w2", "DEL"), setB("n1"),
 		}, CauseForeignDelete, "g3w2's DEL at 0.40s on n1 removed g1w1's lock; g2w1 took it at 0.59s while g1w1 was still inside its section"},
+		{"the holder's own late release of an earlier attempt removed the lock it won: self-delete", 1095, []history.NodeEvent{
+			setA("n1"), nodeEv(400, "n1", history.NodeCmd, "g1w1", "DEL"), setB("n1"),
+		}, CauseSelfDelete, "g1w1's own DEL at 0.40s on n1, a late release from an earlier failed attempt with the same value, removed the lock it had won; g2w1 took it at 0.59s"},
+		{"a holder's own DEL before a later attempt of its own set the key again is not what lost it", 1095, []history.NodeEvent{
+			nodeEv(92, "n1", history.NodeCmd, "g1w1", "SET", "tokA", "PX", "1000", "NX"), nodeEv(93, "n1", history.NodeCmd, "g1w1", "DEL"),
+			setA("n1"), nodeEv(500, "n1", history.NodeCmd, "g3w2", "DEL"), setB("n1"),
+		}, CauseForeignDelete, "g3w2's DEL at 0.50s on n1 removed g1w1's lock"},
 		{"the key expired while its holder believed in a longer lease: belief-outlived", 30000, []history.NodeEvent{
 			{T: 95 * int64(time.Millisecond), Node: "n1", Ev: history.NodeCmd, Client: "g1w1", Cmd: "SET", Key: "k0", Args: []string{"tokA", "PX", "400", "NX"}},
 			nodeEv(495, "n1", history.NodeExpired, "", ""), setB("n1"),

@@ -44,6 +44,19 @@ type ledger struct {
 	byNodeKey map[string][]*tenure
 	notes     map[string][]history.NodeEvent // lifecycle notes per node (clock moves, kills)
 	nodes     []string
+	// sets are the times of every SET each client sent, granted or refused, by node/key/client: a client's later
+	// attempt at a key tells its earlier hold there from the one it won.
+	sets map[string][]int64
+}
+
+// triedSince reports whether client sent a SET of key on node within (from, to].
+func (l *ledger) triedSince(node, key, client string, from, to int64) bool {
+	for _, t := range l.sets[node+"/"+key+"/"+client] {
+		if t > from && t <= to {
+			return true
+		}
+	}
+	return false
 }
 
 // lateExpiry bounds how late an expiry notification may come after a later SET's MONITOR line (two connections):
@@ -53,7 +66,7 @@ const lateExpiry = 50 * int64(time.Millisecond)
 // buildLedger replays the node record into tenures. A SET NX is taken as granted when the key was free by the
 // record (or its TTL had run out: Redis expires lazily on access, and the notification may come later).
 func buildLedger(evs []history.NodeEvent) *ledger {
-	l := &ledger{byNodeKey: map[string][]*tenure{}, notes: map[string][]history.NodeEvent{}}
+	l := &ledger{byNodeKey: map[string][]*tenure{}, notes: map[string][]history.NodeEvent{}, sets: map[string][]int64{}}
 	evs = slices.Clone(evs)
 	slices.SortStableFunc(evs, func(a, b history.NodeEvent) int { return cmpInt(a.T, b.T) })
 	cur := map[string]*tenure{} // node/key → the open tenure
@@ -112,6 +125,7 @@ func (l *ledger) command(cur map[string]*tenure, e history.NodeEvent) {
 	}
 	switch strings.ToUpper(e.Cmd) {
 	case "SET", "SETNX", "PSETEX", "SETEX":
+		l.sets[id+"/"+e.Client] = append(l.sets[id+"/"+e.Client], e.T)
 		nx := e.Cmd == "SETNX" || hasArg(e.Args, "NX")
 		if t != nil && nx {
 			return // refused: the key is held

@@ -219,7 +219,7 @@ func classify(first, second CriticalSection) (cause Cause, outlived string, both
 
 func causeCounts(m map[Cause]int) string {
 	s := ""
-	for _, c := range []Cause{CauseForeignDelete, CauseBeliefOutlived, CauseNodeForgot, CauseEarlyExpiry, CauseMajorityOverlap,
+	for _, c := range []Cause{CauseForeignDelete, CauseSelfDelete, CauseBeliefOutlived, CauseNodeForgot, CauseEarlyExpiry, CauseMajorityOverlap,
 		CauseGrantedTwice, CauseLeaseOutlived, CauseUnexplained} {
 		if m[c] > 0 {
 			if s != "" {

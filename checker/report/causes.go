@@ -22,6 +22,10 @@ func explain(cause string, parts []partView) string {
 		return "The servers' record shows a client that did not hold the lock deleting, overwriting or renewing it: the " +
 			"holder lost its lock to another client's command, not to time. A client-side bug (a release or a renewal " +
 			"that checks no owner) that no care by the holder can prevent."
+	case "self-delete":
+		return "The servers' record shows the holder's own DEL removing the lock it held, before it had released it: " +
+			"the release of an earlier failed attempt, sent with the same value, reached the node late and deleted what " +
+			"a later attempt had won. A lock that keeps one random value across its retries cannot tell the two apart."
 	case "belief-outlived":
 		return "The holder's key expired on the servers while the holder still believed its lease valid: its belief " +
 			"outlived the lock (a renewal that failed silently, a validity over-stated). Judged by the clients' beliefs " +
@@ -76,6 +80,7 @@ var causeSide = map[string]string{
 	"granted-twice":  "the lock service failed",
 	// Causes read from the servers' own record.
 	"foreign-delete":   "another client removed or renewed the lock",
+	"self-delete":      "its own late release removed the lock",
 	"belief-outlived":  "the holder's belief outlived its key",
 	"node-forgot":      "a node lost the lock",
 	"early-expiry":     "a node's clock ran ahead",
