@@ -16,7 +16,7 @@ import (
 func runClientFault(t *testing.T, fault string) *history.History {
 	t.Helper()
 	sc, err := scenarios.Parse("client-fault", "client-fault.yaml", []byte(`description: one client fault on g1w1
-duration: 4s
+duration: 8s
 groups: 1
 workers: 2
 keys: 1
