@@ -27,7 +27,7 @@ faults:
   - `+fault+`
     workers: [g1w1]
     at: 500ms
-    for: 3s
+    for: 6s
 `))
 	if err != nil {
 		t.Fatal(err)

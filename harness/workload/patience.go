@@ -3,6 +3,7 @@ package workload
 import (
 	"context"
 	"reflect"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -15,7 +16,7 @@ import (
 // multi-node runs side by side on two CPUs were seen to collapse that way and write no critical section for the
 // rest of the run, a stall of the harness passed off as the lock's.
 //
-// With the hook, a command whose context has a deadline runs on a copy, under the connection's own read and write
+// With the hook, a command whose context has a short deadline (patientBelow) runs on a copy, under the connection's own read and write
 // timeouts, on a goroutine of its own; the caller gets the copy's result if it comes before the deadline, and the
 // deadline's error otherwise, exactly as before. The late reply is then read off its connection, which goes back
 // to the pool. What the lock sees is unchanged: no answer within its timeout, and a command that may or may not
@@ -23,6 +24,11 @@ import (
 type patientConns struct{}
 
 var _ redis.Hook = patientConns{}
+
+// patientBelow is the longest deadline the hook takes over: per-node timeouts (Redlock's 25-50 ms), where a new
+// connection's dial and first command cannot fit. A command with more time left (a single-node lock's acquire,
+// release or renewal, given a TTL or more) runs as go-redis runs it.
+const patientBelow = 200 * time.Millisecond
 
 // DialHook leaves dialling alone.
 func (patientConns) DialHook(next redis.DialHook) redis.DialHook { return next }
@@ -35,7 +41,7 @@ func (patientConns) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 // ProcessHook runs a command with a deadline on a copy, as above.
 func (patientConns) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		if _, ok := ctx.Deadline(); !ok {
+		if d, ok := ctx.Deadline(); !ok || time.Until(d) > patientBelow {
 			return next(ctx, cmd)
 		}
 		if err := ctx.Err(); err != nil {
