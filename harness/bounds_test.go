@@ -110,7 +110,7 @@ func TestARunPastItsGraceIsTornDownWithAnUnknownVerdictAndNothingLeftRunning(t *
 	// A worker frozen for 30s keeps the run stopping its workers for seconds (their stop is bounded by 2 TTLs +
 	// 5s); with a grace of 1ms the watchdog fires first, before the run can judge.
 	sc, err := scenarios.Parse("frozen", "frozen.yaml", []byte(`description: a worker frozen past the end of the run
-duration: 2s
+duration: 3s
 groups: 1
 workers: 2
 hold: {min: 5ms, max: 20ms}
@@ -119,7 +119,7 @@ faults:
     workers: [g1w1]
     stall: 30s
     at: 500ms
-    for: 1s
+    for: 2400ms
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +131,7 @@ faults:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := time.Since(start); d > 2*time.Second+harness.TeardownBound {
+	if d := time.Since(start); d > 3*time.Second+harness.TeardownBound {
 		t.Fatalf("the run took %s", d)
 	}
 	if res.Verdict != checker.Unknown || !strings.Contains(res.Check.Reason, "torn down by the watchdog") {

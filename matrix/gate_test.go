@@ -59,7 +59,7 @@ func TestTheGateFailsNamingTheCellWhenASafeLockIsMutatedIntoAnUnsafeOne(t *testi
 		}
 		return builtin(name)
 	}
-	cells, m := gate(t, "latency:\n  lua: {expect: safe, why: test}\n", mutant, 8*time.Second)
+	cells, m := gate(t, "latency:\n  lua: {expect: safe, why: test}\n", mutant, 15*time.Second)
 	failed := Failed(cells)
 	if len(failed) != 1 || failed[0].Cell.String() != "latency/lua" {
 		t.Fatalf("gate did not fail on the mutant: %+v", cells)
