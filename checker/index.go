@@ -49,7 +49,7 @@ func buildIndex(h *history.History) *index {
 	ix.ops = p.Ops
 	unknown := ix.sortOps(p.Ops)
 	ix.workers = workersOf(p.Ops)
-	ix.faults = faultWindows(faultEvents(h.Events), ix.last, &ix.notes)
+	ix.faults = faultWindows(history.FaultEvents(h.Events), ix.last, &ix.notes)
 	ix.notePairing(p, unknown)
 	return ix
 }
@@ -114,17 +114,6 @@ func workersOf(ops []history.Op) []string {
 	}
 	slices.Sort(workers)
 	return workers
-}
-
-// faultEvents are the fault events of a history, in the file's order.
-func faultEvents(evs []history.Event) []history.Event {
-	var out []history.Event
-	for i := range evs {
-		if evs[i].Ev == history.EvFault {
-			out = append(out, evs[i])
-		}
-	}
-	return out
 }
 
 // notePairing says in the notes what the pairing set aside and what no checker could read.

@@ -103,3 +103,15 @@ type Header struct {
 
 // Int returns a pointer to v, for the optional numeric fields of an Event.
 func Int(v int64) *int64 { return &v }
+
+// FaultEvents are the fault events (injections and heals) of evs, in their order: what the checker and the report
+// both turn into fault windows.
+func FaultEvents(evs []Event) []Event {
+	var out []Event
+	for i := range evs {
+		if evs[i].Ev == EvFault {
+			out = append(out, evs[i])
+		}
+	}
+	return out
+}

@@ -32,7 +32,7 @@ func drawTimeline(h *history.History, ops []history.Op, viols []Violation) *time
 		tl.End = lastInstant(h.Events)
 		placeOps(tl, ops)
 		tl.Leases = buildLeases(tl)
-		tl.Faults = faultWindows(faultEvents(h.Events), tl.End)
+		tl.Faults = faultWindows(history.FaultEvents(h.Events), tl.End)
 	}
 	tl.Marks = buildMarks(tl, viols)
 	return tl
@@ -45,17 +45,6 @@ func lastInstant(evs []history.Event) int64 {
 		end = max(end, evs[i].T)
 	}
 	return end
-}
-
-// faultEvents are the fault events of a history, in the file's order.
-func faultEvents(evs []history.Event) []history.Event {
-	var out []history.Event
-	for i := range evs {
-		if evs[i].Ev == history.EvFault {
-			out = append(out, evs[i])
-		}
-	}
-	return out
 }
 
 // writtenSections counts the critical sections that wrote, drawn or not: the work the verdict rests on, counted

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
@@ -237,6 +238,9 @@ func ensureImage(ctx context.Context, p *testcontainers.DockerProvider, spec *im
 	return ref, true, nil
 }
 
+// pruneBound bounds the pruning of older images, listing and removals together.
+const pruneBound = 30 * time.Second
+
 // imageLister is the part of the Docker client pruneOlderImages uses.
 type imageLister interface {
 	ImageList(ctx context.Context, options client.ImageListOptions) (client.ImageListResult, error)
@@ -247,6 +251,8 @@ type imageLister interface {
 // (an upgraded redis-server), they would otherwise pile up, one per upgrade. An image a container still uses
 // stays (the engine refuses to remove it; a later build retries). It returns the references removed.
 func pruneOlderImages(ctx context.Context, c imageLister, variant, keep string) []string {
+	ctx, cancel := context.WithTimeout(ctx, pruneBound) // housekeeping: never worth holding a run up for
+	defer cancel()
 	list, err := c.ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("label", dockerLabelImage+"="+variant)})
 	if err != nil {
 		return nil
