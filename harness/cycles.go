@@ -15,12 +15,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/redlock-harness/redlock-harness/harness/cluster"
 	"github.com/redlock-harness/redlock-harness/harness/netem"
-	"github.com/redlock-harness/redlock-harness/harness/record"
-	"github.com/redlock-harness/redlock-harness/harness/workload"
+	"github.com/redlock-harness/redlock-harness/harness/system"
 	"github.com/redlock-harness/redlock-harness/history"
 	"github.com/redlock-harness/redlock-harness/lock"
 )
@@ -60,14 +57,21 @@ func MeasureCyclesRecorded(ctx context.Context, st lock.Strategy, workers int, p
 // proxied, one locker per worker, then the cycles themselves.
 func measureCycles(ctx context.Context, st lock.Strategy, workers int, proxied, recorded bool, d time.Duration, n int64) (Cycles, error) {
 	res := Cycles{Strategy: st.Name(), Workers: workers, Proxied: proxied}
-	be := &cluster.Local{}
+	sys, err := system.For(st)
+	if err != nil {
+		return res, err
+	}
+	be, err := sys.NewBackend(sys.Backends()[0])
+	if err != nil {
+		return res, err
+	}
 	nodes, err := be.Start(ctx, cluster.Spec{Nodes: 5})
 	defer be.Stop(context.Background())
 	if err != nil {
 		return res, err
 	}
-	if recorded {
-		stopRecord, err := startCyclesRecord(nodes)
+	if rs, ok := sys.(system.Recorder); ok && recorded {
+		stopRecord, err := startCyclesRecord(rs, nodes)
 		if err != nil {
 			return res, err
 		}
@@ -78,7 +82,10 @@ func measureCycles(ctx context.Context, st lock.Strategy, workers int, proxied, 
 		return res, err
 	}
 	defer closeProxy()
-	lockers, closeClients := newCyclesLockers(st, addrs, workers)
+	lockers, closeClients, err := newCyclesLockers(sys, st, addrs, workers)
+	if err != nil {
+		return res, err
+	}
 	defer closeClients()
 	res.Elapsed, res.Cycles, res.Errors = runCycles(ctx, lockers, d, n)
 	if res.Cycles == 0 {
@@ -89,7 +96,7 @@ func measureCycles(ctx context.Context, st lock.Strategy, workers int, proxied, 
 
 // startCyclesRecord keeps the servers' record of the cycles' keys in a temporary directory, so the measurement
 // pays what a run with the record pays; the returned func stops it and removes the directory.
-func startCyclesRecord(nodes []cluster.Node) (func(), error) {
+func startCyclesRecord(rs system.Recorder, nodes []cluster.Node) (func(), error) {
 	dir, err := os.MkdirTemp("", "redlock-harness-bench-")
 	if err != nil {
 		return nil, err
@@ -98,7 +105,7 @@ func startCyclesRecord(nodes []cluster.Node) (func(), error) {
 	for _, nd := range nodes {
 		addrs[nd.Name] = nd.Addr
 	}
-	rec, err := record.Start(filepath.Join(dir, history.NodeFile), history.NewClock(), addrs,
+	rec, err := rs.Record(filepath.Join(dir, history.NodeFile), history.NewClock(), addrs,
 		func(k string) bool { return strings.HasPrefix(k, "cycles-") })
 	if err != nil {
 		os.RemoveAll(dir)
@@ -137,24 +144,28 @@ func cyclesAddrs(nodes []cluster.Node, proxied bool) ([]string, func(), error) {
 
 // newCyclesLockers gives every worker its own locker over its own clients, as separate processes would have; the
 // returned func closes the clients.
-func newCyclesLockers(st lock.Strategy, addrs []string, workers int) ([]lock.Locker, func()) {
+func newCyclesLockers(sys system.System, st lock.Strategy, addrs []string, workers int) ([]lock.Locker, func(), error) {
 	opts := lock.NewOptions(lock.WithTTL(5 * time.Second))
 	lockers := make([]lock.Locker, workers)
-	var clients []*redis.Client
-	for w := range lockers {
-		var cs []redis.UniversalClient
-		for _, a := range addrs {
-			c := workload.NewClient(a, opts.TTL)
-			clients = append(clients, c)
-			cs = append(cs, c)
-		}
-		lockers[w] = st.New(cs, opts)
-	}
-	return lockers, func() {
+	var clients []system.Clients
+	closeAll := func() {
 		for _, c := range clients {
 			_ = c.Close()
 		}
 	}
+	for w := range lockers {
+		cs, err := sys.Connect(system.ConnectConfig{Addrs: addrs, Name: fmt.Sprintf("cycles%d", w), TTL: opts.TTL})
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		clients = append(clients, cs)
+		if lockers[w], err = cs.Locker(st, opts); err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+	}
+	return lockers, closeAll, nil
 }
 
 // runCycles drives every locker through acquire+release on its own key until d has passed (n <= 0) or n cycles

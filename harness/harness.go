@@ -11,6 +11,8 @@ import (
 
 	"github.com/redlock-harness/redlock-harness/checker"
 	"github.com/redlock-harness/redlock-harness/harness/cluster"
+	"github.com/redlock-harness/redlock-harness/harness/system"
+	_ "github.com/redlock-harness/redlock-harness/harness/system/redis" // the Redis system, every built-in strategy's so far
 	"github.com/redlock-harness/redlock-harness/lock"
 	"github.com/redlock-harness/redlock-harness/scenarios"
 )
@@ -25,8 +27,14 @@ type Config struct {
 	Seed int64
 	// Duration overrides the scenario's duration when positive.
 	Duration time.Duration
-	// Backend runs the nodes; nil means local redis-server processes.
+	// System is the kind of lock server the strategy locks against; nil means the strategy's own (system.For: its
+	// registry entry's, or the first system that takes it).
+	System system.System
+	// Backend runs the nodes; nil means the system's backend named BackendName.
 	Backend cluster.Backend
+	// BackendName names the system's backend when Backend is nil ("local", "docker"); empty means the system's
+	// default, local processes.
+	BackendName string
 	// OutDir is the results root; default "results".
 	OutDir string
 	// Fenced makes the resource enforce fencing tokens. Nil means: as the strategy's registry entry says (false

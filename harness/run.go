@@ -15,7 +15,7 @@ import (
 	"github.com/redlock-harness/redlock-harness/harness/cluster"
 	"github.com/redlock-harness/redlock-harness/harness/fault"
 	"github.com/redlock-harness/redlock-harness/harness/netem"
-	"github.com/redlock-harness/redlock-harness/harness/record"
+	"github.com/redlock-harness/redlock-harness/harness/system"
 	"github.com/redlock-harness/redlock-harness/harness/workload"
 	"github.com/redlock-harness/redlock-harness/history"
 	"github.com/redlock-harness/redlock-harness/lock"
@@ -29,6 +29,7 @@ var ErrSetup = errors.New("harness could not run")
 type RunConfig struct {
 	Scenario  *scenarios.Scenario `json:"scenario"`
 	Strategy  string              `json:"strategy"`
+	System    string              `json:"system"`
 	Seed      int64               `json:"seed"`
 	Duration  string              `json:"duration"`
 	Backend   string              `json:"backend"`
@@ -96,6 +97,7 @@ type runner struct {
 	sc      *scenarios.Scenario
 	total   time.Duration
 	backend cluster.Backend
+	sys     system.System
 	fenced  bool
 	opts    lock.Options
 	started time.Time
@@ -105,7 +107,7 @@ type runner struct {
 	mu       sync.Mutex
 	res      Result
 	hw       *history.Writer
-	rec      *record.Recorder
+	rec      system.NodeRecord
 	clock    history.Clock
 	settled  bool // the verdict was written by the run or by the watchdog: the other one leaves it alone
 	cleanups []func()
@@ -126,9 +128,6 @@ func newRunner(cfg Config) *runner {
 	}
 	if r.cfg.Grace <= 0 {
 		r.cfg.Grace = DefaultGrace + r.cfg.CheckTimeout
-	}
-	if r.backend == nil {
-		r.backend = &cluster.Local{}
 	}
 	if cfg.Fenced != nil {
 		r.fenced = *cfg.Fenced
@@ -151,6 +150,39 @@ func newRunner(cfg Config) *runner {
 	return r
 }
 
+// ErrNotApplicable says the scenario asks for a fault the strategy's system (on this backend) cannot do: the run
+// is refused before any node starts, with the reason, and a matrix cell made of such runs is n/a, not an error.
+var ErrNotApplicable = errors.New("not applicable")
+
+// resolveSystem finds the strategy's system (Config.System, else system.For) and makes its backend when the
+// caller gave none (Config.BackendName, default the system's first).
+func (r *runner) resolveSystem() error {
+	r.sys = r.cfg.System
+	if r.sys == nil {
+		s, err := system.For(r.cfg.Strategy)
+		if err != nil {
+			return setupErr(err)
+		}
+		r.sys = s
+	}
+	if !r.sys.Takes(r.cfg.Strategy) {
+		return setupErr(fmt.Errorf("strategy %q is not a strategy of the %s system", r.cfg.Strategy.Name(), r.sys.Name()))
+	}
+	if r.backend != nil {
+		return nil
+	}
+	name := r.cfg.BackendName
+	if name == "" {
+		name = r.sys.Backends()[0]
+	}
+	be, err := r.sys.NewBackend(name)
+	if err != nil {
+		return fmt.Errorf("%w: %w: %v", ErrSetup, ErrNotApplicable, err)
+	}
+	r.backend = be
+	return nil
+}
+
 // DefaultGrace is what a run gets past its duration, on top of Config.CheckTimeout, to stop its workers, heal
 // its faults, stop its nodes and write its report, before the watchdog tears it down.
 const DefaultGrace = 45 * time.Second
@@ -160,9 +192,15 @@ func setupErr(err error) error { return fmt.Errorf("%w: %v", ErrSetup, err) }
 // execute is the run from start to verdict; every step started is undone by the deferred cleanups.
 func (r *runner) execute(ctx context.Context) (res Result, err error) {
 	defer r.runCleanups()
+	if err := r.resolveSystem(); err != nil {
+		return r.result(), err
+	}
 	// Refuse what the backend cannot do before anything starts.
 	env := &fault.Env{Backend: r.backend, Groups: r.sc.Groups, Warn: r.warn}
 	if _, err := fault.NewNemesis(env, nil, r.sc.Faults, r.cfg.Seed, r.total); err != nil {
+		if errors.Is(err, cluster.ErrUnsupported) {
+			return r.result(), fmt.Errorf("%w: %w: %v", ErrSetup, ErrNotApplicable, err)
+		}
 		return r.result(), setupErr(err)
 	}
 	r.started = time.Now()
@@ -238,12 +276,12 @@ func (r *runner) setup(ctx context.Context, env *fault.Env, dir string) (*worklo
 		prefix = kp.KeyPrefix()
 	}
 	_, shared := r.backend.(cluster.KeyPrefixer)
-	if !r.cfg.NoNodeRecord && !shared { // MONITOR is not the harness's to run on servers it shares with others
+	if rs, ok := r.sys.(system.Recorder); ok && !r.cfg.NoNodeRecord && !shared {
 		addrs := map[string]string{}
 		for _, n := range nodes {
 			addrs[n.Name] = n.Addr
 		}
-		rec, err := record.Start(filepath.Join(dir, history.NodeFile), clock, addrs, workload.LockKeys(prefix))
+		rec, err := rs.Record(filepath.Join(dir, history.NodeFile), clock, addrs, workload.LockKeys(prefix))
 		if err != nil {
 			return nil, nil, setupErr(err)
 		}
@@ -258,13 +296,13 @@ func (r *runner) setup(ctx context.Context, env *fault.Env, dir string) (*worklo
 		Groups: sc.Groups, Workers: sc.Workers, Keys: sc.Keys,
 		HoldMin: sc.Hold.Min.D(), HoldMax: sc.Hold.Max.D(), ThinkMin: sc.Think.Min.D(), ThinkMax: sc.Think.Max.D(),
 		Careless: sc.Client == "careless", Greedy: sc.Client == "greedy", Strategy: r.cfg.Strategy, Lock: r.opts, Seed: r.cfg.Seed, Fenced: r.fenced,
-		KeyPrefix: prefix,
+		KeyPrefix: prefix, System: r.sys, Backend: r.backend,
 	}
-	if co, ok := r.backend.(cluster.ClientOptioner); ok {
-		o := co.ClientOptions()
-		wcfg.Username, wcfg.Password, wcfg.TLS = o.Username, o.Password, o.TLS
+	wl, err := workload.New(wcfg, func(g int) []string { return addrs[g] }, hw)
+	if err != nil {
+		return nil, nil, setupErr(err)
 	}
-	wl := workload.New(wcfg, func(g int) []string { return addrs[g] }, hw)
+	r.cleanup(func() { wl.Stop(0) })
 	env.Workload = wl
 	nem, err := fault.NewNemesis(env, hw, r.sc.Faults, r.cfg.Seed, r.total)
 	if err != nil {
@@ -314,7 +352,7 @@ func (r *runner) network(nodes []cluster.Node) (*netem.Net, [][]string, map[stri
 func (r *runner) writeConfig(dir string, nodes []cluster.Node, links map[string]string) ([]byte, error) {
 	name := r.cfg.Strategy.Name()
 	rc := RunConfig{
-		Scenario: r.sc, Strategy: name, Seed: r.cfg.Seed, Duration: r.total.String(), Backend: r.backend.Name(),
+		Scenario: r.sc, Strategy: name, System: r.sys.Name(), Seed: r.cfg.Seed, Duration: r.total.String(), Backend: r.backend.Name(),
 		Fenced: r.fenced, Lock: r.opts, Nodes: nodes, Links: links, Started: r.started.UTC().Format(time.RFC3339Nano),
 		GoVersion: runtime.Version(),
 		Replay: fmt.Sprintf("redlock-harness run --scenario %s --strategy %s --seed %d --duration %s --backend %s",

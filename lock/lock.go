@@ -11,14 +11,25 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Strategy makes Lockers. The harness calls New once per worker with that worker's own clients, one per node,
-// each reaching its node through the worker's network links (and so through its faults).
+// Strategy is a lock under test. It is a strategy of one system (Info.System: "redis" unless it says otherwise),
+// and makes its Lockers from that system's clients through the system's own interface, so that each strategy gets
+// typed clients: RedisStrategy for Redis, one go-redis client per node. The harness finds the system of a
+// strategy that is not registered by asking each system whether it takes the strategy (system.For).
 type Strategy interface {
 	// Name is the registry name, e.g. "redlock".
 	Name() string
+}
+
+// RedisStrategy is a strategy of the Redis system. The harness calls New once per worker with that worker's own
+// clients, one per node, each reaching its node through the worker's network links (and so through its faults).
+type RedisStrategy interface {
+	Strategy
 	// New returns a Locker that talks to nodes. Single-node strategies use nodes[0].
 	New(nodes []redis.UniversalClient, opt Options) Locker
 }
+
+// SystemRedis is the name of the Redis system, the system of every strategy whose Info does not name one.
+const SystemRedis = "redis"
 
 // Locker acquires a lock on a key.
 type Locker interface {

@@ -39,7 +39,7 @@ func mk(name string, cs []redis.UniversalClient, opts ...lock.Option) lock.Locke
 		panic(err)
 	}
 	base := []lock.Option{lock.WithRetries(0, time.Millisecond), lock.WithNodeTimeout(250 * time.Millisecond)}
-	return info.Make().New(cs, lock.NewOptions(append(base, opts...)...))
+	return info.Make().(lock.RedisStrategy).New(cs, lock.NewOptions(append(base, opts...)...))
 }
 
 func TestSetnxDelDeletesALockThatAnotherClientNowHolds(t *testing.T) {

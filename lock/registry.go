@@ -18,10 +18,21 @@ type Info struct {
 	Weakness string
 	// Fenced says whether the strategy's leases carry fencing tokens the resource should enforce.
 	Fenced bool
+	// System names the system whose servers the strategy locks against ("redis" when empty): the harness starts
+	// that system's nodes and hands the strategy that system's clients.
+	System string
 	// Twin is set on a mutant only: the healthy strategy it is, but for one planted bug (Summary says which).
 	Twin string
 	// Make builds the strategy.
 	Make func() Strategy
+}
+
+// SystemName is the system the strategy locks against: Info.System, "redis" when unset.
+func (i Info) SystemName() string {
+	if i.System == "" {
+		return SystemRedis
+	}
+	return i.System
 }
 
 var (
@@ -80,7 +91,7 @@ func Lookup(name string) (Info, error) {
 	return Info{}, fmt.Errorf("unknown strategy %q (known: %s%s)", name, strings.Join(namesLocked(), ", "), hint)
 }
 
-// All returns every registered strategy, sorted by name.
+// All returns every registered strategy, grouped by system (Redis first), sorted by name within each.
 func All() []Info {
 	regMu.RLock()
 	defer regMu.RUnlock()
@@ -91,18 +102,34 @@ func All() []Info {
 	return out
 }
 
-// Names returns the registered names, sorted.
+// Names returns the registered names, in All's order.
 func Names() []string {
 	regMu.RLock()
 	defer regMu.RUnlock()
 	return namesLocked()
 }
 
+// namesLocked is every registered name, grouped by system (Redis's first, then by system name), by name within a
+// system: tables and lists show a system's strategies side by side.
 func namesLocked() []string {
 	out := make([]string, 0, len(registry))
 	for n := range registry {
 		out = append(out, n)
 	}
-	sort.Strings(out)
+	sort.Slice(out, func(i, j int) bool {
+		a, b := registry[out[i]].SystemName(), registry[out[j]].SystemName()
+		if a != b {
+			return systemLess(a, b)
+		}
+		return out[i] < out[j]
+	})
 	return out
+}
+
+// systemLess orders system names: Redis first, then by name.
+func systemLess(a, b string) bool {
+	if (a == SystemRedis) != (b == SystemRedis) {
+		return a == SystemRedis
+	}
+	return a < b
 }

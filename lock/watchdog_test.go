@@ -111,7 +111,7 @@ func TestLuaWatchdogRenewsForThirtySecondsWhateverTheTTLAndKeepsTheKeyAlive(t *t
 	ttl := 300 * time.Millisecond
 	tests := []struct {
 		name     string
-		strategy lock.Strategy
+		strategy lock.RedisStrategy
 		// The key's PTTL once renewed lies within [wantMin, wantMax].
 		wantMin, wantMax time.Duration
 	}{

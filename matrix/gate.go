@@ -67,6 +67,8 @@ func badRuns(c CellResult, e scenarios.Expectation) []string {
 		switch {
 		case r.Verdict == "error":
 			bad = append(bad, fmt.Sprintf("seed %d: harness could not run: %s", r.Seed, r.Err))
+		case (r.Verdict == NotApplicable) != (e.Expect == scenarios.NotApplicable):
+			bad = append(bad, fmt.Sprintf("seed %d: %s: %s", r.Seed, r.Verdict, r.Summary))
 		case r.Verdict == string(checker.Unknown) && (e.MayStall || e.Expect == scenarios.Rare) && r.Stalled():
 			// tolerated: the lock lost its availability on this seed, as measured
 		case r.Verdict == string(checker.Unknown):
@@ -97,6 +99,10 @@ func expectationFailure(c CellResult, e scenarios.Expectation, share float64, ba
 		}
 	case scenarios.Unsafe:
 		return unsafeFailure(c, e, share, bad)
+	case scenarios.NotApplicable:
+		if len(bad) > 0 {
+			return fmt.Sprintf("%s is expected not to apply to %s (%s) but:\n%s", c.Scenario, c.Strategy, e.Why, strings.Join(bad, "\n"))
+		}
 	}
 	return ""
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/redlock-harness/redlock-harness/checker"
 	"github.com/redlock-harness/redlock-harness/harness"
 	"github.com/redlock-harness/redlock-harness/harness/cluster"
+	"github.com/redlock-harness/redlock-harness/harness/system"
 	"github.com/redlock-harness/redlock-harness/lock"
 	"github.com/redlock-harness/redlock-harness/scenarios"
 )
@@ -38,8 +39,9 @@ type Plan struct {
 	Parallel int
 	// OutDir is the results root.
 	OutDir string
-	// Backend makes a fresh backend per run; nil means local processes.
-	Backend func() cluster.Backend
+	// Backend makes a fresh backend per run, of the run's system; nil means the system's default (local
+	// processes). An error wrapping harness.ErrNotApplicable makes the run n/a.
+	Backend func(sys system.System) (cluster.Backend, error)
 	// Strategy resolves a strategy name; nil means the built-in registry (strategies and mutants).
 	Strategy func(name string) (lock.Strategy, error)
 	// NoNodeRecord turns the servers' record off in every run (harness.Config.NoNodeRecord).
@@ -100,9 +102,16 @@ func (o Outcome) Stalled() bool {
 
 // Worst is the cell's worst verdict over its seeds.
 func (c CellResult) Worst() string {
-	w := checker.Valid
+	w, na := checker.Valid, 0
 	for _, r := range c.Runs {
+		if r.Verdict == NotApplicable {
+			na++
+			continue
+		}
 		w = checker.Merge(w, checker.Verdict(r.Verdict))
+	}
+	if na > 0 && na == len(c.Runs) {
+		return NotApplicable
 	}
 	return string(w)
 }
@@ -162,6 +171,8 @@ func (c CellResult) safetyHeadline(n, inv int) string {
 	switch {
 	case inv > 0:
 		return fmt.Sprintf("invalid %d/%d, first at %.1fs", inv, n, c.MedianFirstViolation().Seconds())
+	case n > 0 && c.Count(NotApplicable) == n:
+		return NotApplicable
 	case c.Count("error") > 0:
 		return fmt.Sprintf("error %d/%d", c.Count("error"), n)
 	case c.Count(string(checker.Unknown)) > 0:
@@ -322,27 +333,42 @@ feed:
 	return m, ctx.Err()
 }
 
+// NotApplicable is the verdict of a run the strategy's system cannot make: the scenario asks for a fault its
+// backend cannot do, or the system has no such backend. The outcome's Err says why.
+const NotApplicable = "n/a"
+
 func runOne(ctx context.Context, plan Plan, sc *scenarios.Scenario, c Cell, seed int64) Outcome {
 	out := Outcome{Seed: seed}
-	st, err := plan.Strategy(c.Strategy)
-	if err != nil {
+	fail := func(err error) Outcome {
 		out.Verdict, out.Err = "error", err.Error()
-		return out
-	}
-	cfg := harness.Config{Scenario: sc, Strategy: st, Seed: seed, Duration: plan.Duration, OutDir: plan.OutDir,
-		StopOnViolation: plan.StopOnViolation != nil && plan.StopOnViolation(c), NoNodeRecord: plan.NoNodeRecord}
-	if plan.Backend != nil {
-		cfg.Backend = plan.Backend()
-	}
-	res, err := harness.Run(ctx, cfg)
-	out.Dir = res.Dir
-	if err != nil {
-		out.Verdict, out.Err = "error", err.Error()
-		if errors.Is(err, context.Canceled) {
+		switch {
+		case errors.Is(err, harness.ErrNotApplicable):
+			out.Verdict = NotApplicable
+		case errors.Is(err, context.Canceled):
 			out.Err = "interrupted"
 		}
 		out.Summary = out.Err
 		return out
+	}
+	st, err := plan.Strategy(c.Strategy)
+	if err != nil {
+		return fail(err)
+	}
+	sys, err := system.For(st)
+	if err != nil {
+		return fail(err)
+	}
+	cfg := harness.Config{Scenario: sc, Strategy: st, System: sys, Seed: seed, Duration: plan.Duration, OutDir: plan.OutDir,
+		StopOnViolation: plan.StopOnViolation != nil && plan.StopOnViolation(c), NoNodeRecord: plan.NoNodeRecord}
+	if plan.Backend != nil {
+		if cfg.Backend, err = plan.Backend(sys); err != nil {
+			return fail(err)
+		}
+	}
+	res, err := harness.Run(ctx, cfg)
+	out.Dir = res.Dir
+	if err != nil {
+		return fail(err)
 	}
 	out.Verdict = string(res.Verdict)
 	out.Summary = res.Check.Summary()

@@ -45,6 +45,8 @@ func GateTable(m *Matrix, cells []GateCell, seeds int) string {
 				letter = "U"
 			case scenarios.Rare:
 				letter = "R"
+			case scenarios.NotApplicable:
+				letter, n = "n/a", g.Count(NotApplicable)
 			case scenarios.Stalls:
 				letter, n = "L", 0
 				for _, r := range g.Runs {
@@ -63,7 +65,7 @@ func GateTable(m *Matrix, cells []GateCell, seeds int) string {
 	}
 	fmt.Fprintf(&b, "\nS = expected safe, U = expected unsafe (n/m: runs found invalid of m seeds), R = unsafe but caught on few "+
 		"seeds, so its catches are reported, not required; L = expected to stall, "+
-		"too little progress for a verdict (n/m: runs stalled); Kn = a lock nobody could take (stuck) on n seeds; "+
+		"too little progress for a verdict (n/m: runs stalled); n/a = the strategy's system cannot do the scenario's faults; Kn = a lock nobody could take (stuck) on n seeds; "+
 		"✓ = as expected, ✗ = not. "+
 		"Measured over %d seeds per cell on %s in %s (`make readme-table`).\n", seeds, m.Started.UTC().Format(time.DateOnly), m.Elapsed.Round(time.Second))
 	return b.String()

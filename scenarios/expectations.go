@@ -29,6 +29,9 @@ const (
 	// luck, so the gate does not hold the cell to a share of catches: it reports them, and fails the cell only
 	// when a run could not be made or was unknown for another reason than too little work.
 	Rare = "rare"
+	// NotApplicable: the scenario asks for a fault the strategy's system cannot do (a clock jump on etcd, whose
+	// leases do not follow the wall clock), so every run is refused, with the reason; the why says why that is right.
+	NotApplicable = "n/a"
 )
 
 // Expectation is one cell of the truth table: what a strategy is expected to do under a scenario, and why.
@@ -184,8 +187,8 @@ func ParseExpectations(file string, data []byte) (*Expectations, error) {
 					bad(fk.Line, "%s: unknown field %q (fields: expect, why, share, may_stall, stuck)", id, fk.Value)
 				}
 			}
-			if cell.Expect != Safe && cell.Expect != Unsafe && cell.Expect != Stalls && cell.Expect != Rare {
-				bad(tk.Line, "%s: expect must be safe, unsafe, rare or stalls, got %q", id, cell.Expect)
+			if cell.Expect != Safe && cell.Expect != Unsafe && cell.Expect != Stalls && cell.Expect != Rare && cell.Expect != NotApplicable {
+				bad(tk.Line, "%s: expect must be safe, unsafe, rare, stalls or n/a, got %q", id, cell.Expect)
 			}
 			if cell.MayStall && cell.Expect != Safe {
 				bad(tk.Line, "%s: may_stall applies to safe cells only", id)

@@ -12,7 +12,7 @@ func TestExpectationsLoadingIsStrictWithFileAndLine(t *testing.T) {
 		name, yaml, want string
 	}{
 		{"an unknown scenario names its line", "nope:\n  lua: {expect: safe, why: x}\n", "e.yaml:1: unknown scenario \"nope\""},
-		{"an expectation other than safe, unsafe, rare or stalls is refused", "baseline:\n  lua: {expect: maybe, why: x}\n", "e.yaml:2: baseline/lua: expect must be safe, unsafe, rare or stalls"},
+		{"an expectation other than safe, unsafe, rare or stalls is refused", "baseline:\n  lua: {expect: maybe, why: x}\n", "e.yaml:2: baseline/lua: expect must be safe, unsafe, rare, stalls or n/a"},
 		{"an unknown field is refused", "baseline:\n  lua: {expect: safe, why: x, colour: red}\n", "unknown field \"colour\""},
 		{"a missing reason is refused", "baseline:\n  lua: {expect: safe}\n", "give a one-line reason"},
 		{"a share outside (0, 1] is refused", "baseline:\n  lua: {expect: unsafe, share: 1.5, why: x}\n", "e.yaml:2: baseline/lua: share must be a number in (0, 1]"},

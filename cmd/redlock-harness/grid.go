@@ -37,7 +37,7 @@ func newLiveGrid(cells []matrix.Cell, seeds int) *liveGrid {
 
 func (g *liveGrid) add(c matrix.Cell, o matrix.Outcome) { g.runs[c] = append(g.runs[c], o) }
 
-// cell is one cell's text: ✗ invalid, ✓ valid, ? unknown, ! could not run, each with its count of seeds; …
+// cell is one cell's text: ✗ invalid, ✓ valid, ? unknown, ! could not run, – not applicable to the system, each with its count of seeds; …
 // while seeds are still to come; · before the first.
 func (g *liveGrid) cell(c matrix.Cell) string {
 	runs := g.runs[c]
@@ -49,7 +49,7 @@ func (g *liveGrid) cell(c matrix.Cell) string {
 		count[r.Verdict]++
 	}
 	var parts []string
-	for _, v := range []struct{ verdict, mark string }{{"invalid", "✗"}, {"valid", "✓"}, {"unknown", "?"}, {"error", "!"}} {
+	for _, v := range []struct{ verdict, mark string }{{"invalid", "✗"}, {"valid", "✓"}, {"unknown", "?"}, {"error", "!"}, {matrix.NotApplicable, "–"}} {
 		if n := count[v.verdict]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%s%d", v.mark, n))
 		}
@@ -84,7 +84,7 @@ func (g *liveGrid) render(w io.Writer, done, total int) {
 		}
 		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "\n%d of %d runs done in %s (✗ invalid, ✓ valid, ? unknown, ! could not run; counts are seeds)\n",
+	fmt.Fprintf(&b, "\n%d of %d runs done in %s (✗ invalid, ✓ valid, ? unknown, ! could not run, – not applicable to the strategy's system; counts are seeds)\n",
 		done, total, time.Since(g.started).Round(time.Second))
 	_, _ = io.WriteString(w, b.String())
 }

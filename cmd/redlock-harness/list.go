@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/redlock-harness/redlock-harness/harness/fault"
+	"github.com/redlock-harness/redlock-harness/harness/system"
 	"github.com/redlock-harness/redlock-harness/lock"
 	"github.com/redlock-harness/redlock-harness/scenarios"
 )
@@ -31,9 +32,18 @@ func cmdList(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(tw, "  %s\t%s (%s)\n", n, s.Description, s.Duration)
 	}
-	fmt.Fprintln(tw, "\nSTRATEGIES")
+	fmt.Fprintln(tw, "\nSYSTEMS (the lock servers; a strategy locks against one)")
+	for _, sys := range system.All() {
+		fmt.Fprintf(tw, "  %s\t%s (backends: %s)\n", sys.Name(), sys.Summary(), strings.Join(sys.Backends(), ", "))
+	}
+	fmt.Fprintln(tw, "\nSTRATEGIES (by system)")
+	last := ""
 	for _, info := range lock.All() {
-		fmt.Fprintf(tw, "  %s\t%s [%s] weakness: %s\n", info.Name, info.Summary, info.Origin, info.Weakness)
+		if info.SystemName() != last {
+			last = info.SystemName()
+			fmt.Fprintf(tw, "  %s:\n", last)
+		}
+		fmt.Fprintf(tw, "    %s\t%s [%s] weakness: %s\n", info.Name, info.Summary, info.Origin, info.Weakness)
 	}
 	fmt.Fprintln(tw, "\nFAULTS")
 	for _, k := range fault.Kinds() {

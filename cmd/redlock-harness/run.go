@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -16,6 +18,7 @@ import (
 	"github.com/redlock-harness/redlock-harness/checker"
 	"github.com/redlock-harness/redlock-harness/harness"
 	"github.com/redlock-harness/redlock-harness/harness/cluster"
+	"github.com/redlock-harness/redlock-harness/harness/system"
 	"github.com/redlock-harness/redlock-harness/lock"
 	"github.com/redlock-harness/redlock-harness/scenarios"
 )
@@ -26,7 +29,7 @@ type runArgs struct {
 	names    []string
 	seed     int64
 	duration time.Duration
-	backend  func() cluster.Backend
+	backend  backendMaker
 	out      string
 	toxAPI   string
 	noRecord bool
@@ -138,11 +141,20 @@ func (ra *runArgs) runAll(ctx context.Context, stdout, stderr io.Writer) int {
 	return t.code
 }
 
-// runOne runs the scenario against one strategy on a fresh backend.
+// runOne runs the scenario against one strategy on a fresh backend of its system.
 func (ra *runArgs) runOne(ctx context.Context, name string) (harness.Result, error) {
 	info, _ := lock.Lookup(name)
+	st := info.Make()
+	sys, err := system.For(st)
+	if err != nil {
+		return harness.Result{}, fmt.Errorf("%w: %v", harness.ErrSetup, err)
+	}
+	be, err := ra.backend(sys)
+	if err != nil {
+		return harness.Result{}, fmt.Errorf("%w: %w", harness.ErrSetup, err)
+	}
 	return harness.Run(ctx, harness.Config{
-		Scenario: ra.sc, Strategy: info.Make(), Seed: ra.seed, Duration: ra.duration, Backend: ra.backend(),
+		Scenario: ra.sc, Strategy: st, System: sys, Seed: ra.seed, Duration: ra.duration, Backend: be,
 		OutDir: ra.out, ToxiproxyAPI: ra.toxAPI, Progress: ra.progress, ProgressTTY: ra.tty, NoNodeRecord: ra.noRecord,
 	})
 }
@@ -269,22 +281,44 @@ func (b *backendFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.hooks.Restart, "hook-restart", "", "external backend: command that restarts a killed server at its address")
 }
 
-// maker resolves the flags to a constructor: each run gets a backend of its own.
-func (b *backendFlags) maker() (func() cluster.Backend, error) {
-	switch b.name {
-	case "local":
-		return func() cluster.Backend { return &cluster.Local{} }, nil
-	case "docker":
-		return func() cluster.Backend { return &cluster.Docker{} }, nil
-	case "external":
+// backendMaker makes a fresh backend for one run of a strategy of sys.
+type backendMaker func(sys system.System) (cluster.Backend, error)
+
+// maker resolves the flags to a constructor: each run gets a backend of its own, of its strategy's system. A
+// backend name no system knows is an error now; one that the strategy's system lacks (the external backend is
+// your own Redis servers) is refused per run as not applicable.
+func (b *backendFlags) maker() (backendMaker, error) {
+	if b.name == "external" {
 		ext := cluster.External{Addrs: splitNodes(b.nodes), Username: b.username, Password: b.password, TLS: b.tls,
 			Insecure: b.insecure, AllowRemote: b.allowRemote, Hooks: b.hooks}
 		if _, err := cluster.NewExternal(ext); err != nil {
 			return nil, err
 		}
-		return func() cluster.Backend { be, _ := cluster.NewExternal(ext); return be }, nil
+		return func(sys system.System) (cluster.Backend, error) {
+			if sys.Name() != lock.SystemRedis {
+				return nil, fmt.Errorf("%w: the external backend runs against your own Redis servers; the %s system's backends are %s",
+					harness.ErrNotApplicable, sys.Name(), strings.Join(sys.Backends(), ", "))
+			}
+			return cluster.NewExternal(ext)
+		}, nil
 	}
-	return nil, fmt.Errorf("unknown backend %q (known: local, docker, external)", b.name)
+	known := map[string]bool{"external": true}
+	for _, sys := range system.All() {
+		for _, n := range sys.Backends() {
+			known[n] = true
+		}
+	}
+	if !known[b.name] {
+		return nil, fmt.Errorf("unknown backend %q (known: %s)", b.name, strings.Join(slices.Sorted(maps.Keys(known)), ", "))
+	}
+	name := b.name
+	return func(sys system.System) (cluster.Backend, error) {
+		be, err := sys.NewBackend(name)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", harness.ErrNotApplicable, err)
+		}
+		return be, nil
+	}, nil
 }
 
 func splitNodes(s string) []string {

@@ -57,6 +57,10 @@ type Advisor interface {
 	Lacks(capability string) string
 }
 
+// ErrUnsupported is wrapped by every refusal of a fault a backend cannot do (Lacking): the scenario does not apply
+// to the system on that backend, which a matrix reports as n/a rather than as an error.
+var ErrUnsupported = errors.New("unsupported")
+
 // Lacking is the refusal of a fault the backend cannot do, with the backend's advice when it has some.
 func Lacking(b Backend, capability, what string) error {
 	msg := fmt.Sprintf("the %s backend cannot %s", b.Name(), what)
@@ -65,8 +69,14 @@ func Lacking(b Backend, capability, what string) error {
 			msg += ": " + how
 		}
 	}
-	return errors.New(msg)
+	return unsupported(msg)
 }
+
+// unsupported is a refusal's message that is also ErrUnsupported.
+type unsupported string
+
+func (u unsupported) Error() string        { return string(u) }
+func (u unsupported) Is(target error) bool { return target == ErrUnsupported }
 
 // Pauser freezes a node without closing its connections (SIGSTOP, container pause): commands sent meanwhile
 // queue up and are executed when it resumes. Faults overlap (a pause drawn on a node a crash has taken down, a

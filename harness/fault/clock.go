@@ -129,7 +129,7 @@ func (f *clockStrobe) Inject(ctx context.Context, env *Env) (Injection, error) {
 
 func checkClockSkewer(env *Env, kind string) error {
 	if _, ok := env.Backend.(cluster.ClockSkewer); !ok {
-		return fmt.Errorf("%s: the %s backend cannot move a node's clock", kind, env.Backend.Name())
+		return fmt.Errorf("%s: %w", kind, cluster.Lacking(env.Backend, "clock", "move a node's clock"))
 	}
 	return nil
 }

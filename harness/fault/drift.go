@@ -60,7 +60,7 @@ func (f *clockDrift) Validate(t Timing) error {
 
 func (f *clockDrift) Check(env *Env) error {
 	if _, ok := env.Backend.(cluster.ClockRater); !ok {
-		return fmt.Errorf("clock-drift: the %s backend cannot run a node's clock at another rate", env.Backend.Name())
+		return fmt.Errorf("clock-drift: %w", cluster.Lacking(env.Backend, "clock-rate", "run a node's clock at another rate"))
 	}
 	return nil
 }

@@ -52,10 +52,10 @@ func (f *failover) Validate(t Timing) error {
 
 func (f *failover) Check(env *Env) error {
 	if _, ok := env.Backend.(cluster.Failoverer); !ok {
-		return fmt.Errorf("failover: the %s backend cannot fail a node over to a replica", env.Backend.Name())
+		return fmt.Errorf("failover: %w", cluster.Lacking(env.Backend, "failover", "fail a node over to a replica"))
 	}
 	if _, ok := env.Backend.(ReplicationStaller); !ok && f.Lag > 0 {
-		return fmt.Errorf("failover: the %s backend cannot make a replica lag (lag: %s)", env.Backend.Name(), f.Lag)
+		return fmt.Errorf("failover: %w (lag: %s)", cluster.Lacking(env.Backend, "replica-lag", "make a replica lag"), f.Lag)
 	}
 	return nil
 }

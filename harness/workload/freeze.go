@@ -2,7 +2,6 @@ package workload
 
 import (
 	"context"
-	"crypto/tls"
 	"net"
 	"sync"
 	"time"
@@ -53,10 +52,9 @@ func (f *freezer) wait() {
 	<-c
 }
 
-// dialer returns a go-redis dialer whose connections wait out every freeze before each read and write.
-// With tlsCfg the connection is TLS over the frozen one (a custom dialer replaces go-redis's, which would
-// otherwise do the TLS), so a freeze holds back the encrypted bytes as well.
-func (f *freezer) dialer(timeout time.Duration, tlsCfg *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
+// dialer returns a dialer whose connections wait out every freeze before each read and write: the worker's
+// clients, whatever their system, dial through it (system.ConnectConfig.Dial).
+func (f *freezer) dialer(timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	d := &net.Dialer{Timeout: timeout, KeepAlive: 5 * time.Minute}
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		f.wait()
@@ -64,16 +62,7 @@ func (f *freezer) dialer(timeout time.Duration, tlsCfg *tls.Config) func(ctx con
 		if err != nil {
 			return nil, err
 		}
-		fc := net.Conn(&frozenConn{Conn: c, f: f})
-		if tlsCfg != nil {
-			tc := tls.Client(fc, tlsCfg)
-			if err := tc.HandshakeContext(ctx); err != nil {
-				_ = c.Close()
-				return nil, err
-			}
-			fc = tc
-		}
-		return fc, nil
+		return &frozenConn{Conn: c, f: f}, nil
 	}
 }
 

@@ -2,7 +2,6 @@ package workload
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -12,8 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/redlock-harness/redlock-harness/harness/cluster"
+	"github.com/redlock-harness/redlock-harness/harness/system"
 	"github.com/redlock-harness/redlock-harness/history"
 	"github.com/redlock-harness/redlock-harness/lock"
 )
@@ -31,6 +30,10 @@ type Config struct {
 	// lock passes; a lock that over-states its validity is caught, since its holder writes after its key expired.
 	Greedy   bool
 	Strategy lock.Strategy
+	// System makes each worker's clients of the nodes and builds Strategy over them.
+	System system.System
+	// Backend is the run's backend, handed to System.Connect (credentials of servers the user runs).
+	Backend cluster.Backend
 	// Lock is the base lock options; each worker gets its own Rand derived from Seed.
 	Lock lock.Options
 	Seed int64
@@ -38,9 +41,6 @@ type Config struct {
 	Fenced bool
 	// KeyPrefix goes before every lock key, on servers the run shares with others (an external backend).
 	KeyPrefix string
-	// Username, Password and TLS are what the servers ask of every connection (an external backend's own).
-	Username, Password string
-	TLS                *tls.Config
 }
 
 // Workload is the set of workers of one run.
@@ -62,7 +62,7 @@ type Worker struct {
 	// Group is the 0-based client group.
 	Group int
 
-	clients []redis.UniversalClient
+	clients system.Clients
 	locker  lock.Locker
 	points  []string // every point of its lock protocol a failpoint can aim at
 	// frozen holds back every read and write on the worker's connections while it is stalled.
@@ -124,66 +124,55 @@ func isKeyName(key string) bool {
 	return true
 }
 
-// New builds the workers. addrs(group) returns the addresses the group reaches the nodes at, in node order.
-func New(cfg Config, addrs func(group int) []string, hist *history.Writer) *Workload {
+// New builds the workers, each with its own clients of the nodes (cfg.System.Connect) and its own locker.
+// addrs(group) returns the addresses the group reaches the nodes at, in node order.
+func New(cfg Config, addrs func(group int) []string, hist *history.Writer) (*Workload, error) {
 	w := &Workload{cfg: cfg, hist: hist, res: NewResource(hist.Clock(), cfg.Fenced)}
 	for g := 0; g < cfg.Groups; g++ {
 		for i := 0; i < cfg.Workers; i++ {
-			idx := uint64(g*cfg.Workers + i)
-			wk := &Worker{
-				Name:   fmt.Sprintf("g%dw%d", g+1, i+1),
-				Group:  g,
-				rng:    rand.New(rand.NewPCG(uint64(cfg.Seed), 2*idx)),
-				frozen: newFreezer(),
+			wk, err := w.newWorker(g, i, addrs(g))
+			if err != nil {
+				w.closeClients()
+				return nil, err
 			}
-			for _, a := range addrs(g) {
-				wk.clients = append(wk.clients, newClient(a, cfg.Lock.TTL, wk.frozen, wk.Name, cfg))
-			}
-			opt := cfg.Lock
-			opt.Rand = rand.New(rand.NewPCG(uint64(cfg.Seed), 2*idx+1))
-			opt.Now = time.Now
-			opt.Step = wk.step
-			wk.w = w
-			wk.points = lock.StepsOf(cfg.Strategy)
-			wk.locker = cfg.Strategy.New(wk.clients, opt)
 			w.workers = append(w.workers, wk)
 		}
 	}
-	return w
+	return w, nil
 }
 
-// NewClient is the go-redis client every worker uses for one node: no driver retries, of commands or of dials (the
-// harness, not the driver, decides what is retried) and context deadlines honoured, so a strategy's per-node timeout is real.
-func NewClient(addr string, ttl time.Duration) *redis.Client {
-	return newClient(addr, ttl, nil, "", Config{})
+func (w *Workload) newWorker(g, i int, addrs []string) (*Worker, error) {
+	cfg := w.cfg
+	idx := uint64(g*cfg.Workers + i)
+	wk := &Worker{
+		Name:   fmt.Sprintf("g%dw%d", g+1, i+1),
+		Group:  g,
+		rng:    rand.New(rand.NewPCG(uint64(cfg.Seed), 2*idx)),
+		frozen: newFreezer(),
+		w:      w,
+		points: lock.StepsOf(cfg.Strategy),
+	}
+	var err error
+	wk.clients, err = cfg.System.Connect(system.ConnectConfig{Addrs: addrs, Name: wk.Name, TTL: cfg.Lock.TTL,
+		Dial: wk.frozen.dialer(max(cfg.Lock.TTL, time.Second)), Backend: cfg.Backend})
+	if err != nil {
+		return nil, fmt.Errorf("worker %s: %w", wk.Name, err)
+	}
+	opt := cfg.Lock
+	opt.Rand = rand.New(rand.NewPCG(uint64(cfg.Seed), 2*idx+1))
+	opt.Now = time.Now
+	opt.Step = wk.step
+	if wk.locker, err = wk.clients.Locker(cfg.Strategy, opt); err != nil {
+		_ = wk.clients.Close()
+		return nil, fmt.Errorf("worker %s: %w", wk.Name, err)
+	}
+	return wk, nil
 }
 
-// newClient is NewClient whose connections wait out the freezes of f (nil: never frozen).
-// Each connection is named after its worker (CLIENT SETNAME, as part of HELLO), so that the servers' record of a
-// run (record.Recorder) knows whose command it saw.
-func newClient(addr string, ttl time.Duration, f *freezer, name string, auth Config) *redis.Client {
-	opt := &redis.Options{
-		ClientName:            name,
-		Username:              auth.Username,
-		Password:              auth.Password,
-		TLSConfig:             auth.TLS,
-		Addr:                  addr,
-		MaxRetries:            -1,
-		ContextTimeoutEnabled: true,
-		PoolSize:              4,
-		DialTimeout:           max(ttl, time.Second),
-		DialerRetries:         1, // no hidden dial retries either: go-redis would otherwise try 5 times
-		Protocol:              2, // RESP2: a new connection sends its first command at once, no HELLO round trip first
-		ReadTimeout:           max(2*ttl, 2*time.Second),
-		WriteTimeout:          max(2*ttl, 2*time.Second),
-		DisableIdentity:       true,
+func (w *Workload) closeClients() {
+	for _, wk := range w.workers {
+		_ = wk.clients.Close()
 	}
-	if f != nil {
-		opt.Dialer = f.dialer(opt.DialTimeout, auth.TLS)
-	}
-	c := redis.NewClient(opt)
-	c.AddHook(patientConns{})
-	return c
 }
 
 // Resource returns the protected resource.
@@ -218,28 +207,19 @@ func (w *Workload) Warm(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 1)
+	errs := make(chan error, len(w.workers))
 	for _, wk := range w.workers {
-		for i, c := range wk.clients {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := c.Ping(ctx).Err(); err != nil {
-					select {
-					case errs <- fmt.Errorf("worker %s could not reach node %d before the run: %w", wk.Name, i+1, err):
-					default:
-					}
-				}
-			}()
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := wk.clients.Ping(ctx); err != nil {
+				errs <- fmt.Errorf("worker %s could not reach the nodes before the run: %w", wk.Name, err)
+			}
+		}()
 	}
 	wg.Wait()
-	select {
-	case err := <-errs:
-		return err
-	default:
-		return nil
-	}
+	close(errs)
+	return <-errs
 }
 
 // Start runs every worker until ctx ends or Stop is called.
@@ -267,11 +247,7 @@ func (w *Workload) Stop(timeout time.Duration) {
 	case <-done:
 	case <-time.After(timeout):
 	}
-	for _, wk := range w.workers {
-		for _, c := range wk.clients {
-			_ = c.Close()
-		}
-	}
+	w.closeClients()
 }
 
 // Stall makes the worker freeze for d the next time it is between its validity check and its write: the moment
@@ -377,9 +353,7 @@ func (w *Workload) loop(ctx context.Context, wk *Worker) {
 // die ends a crashed worker as a crashed process ends: its connections close, so a watchdog renewing on them
 // fails from now on, and it never releases nor comes back.
 func (w *Workload) die(wk *Worker) {
-	for _, c := range wk.clients {
-		_ = c.Close()
-	}
+	_ = wk.clients.Close()
 }
 
 // crashEvent completes operation op (id) of a worker that died at a failpoint.

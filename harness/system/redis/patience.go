@@ -1,11 +1,11 @@
-package workload
+package redis
 
 import (
 	"context"
 	"reflect"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // patientConns is a go-redis hook that gives up on a command at its context's deadline without giving up on its
@@ -23,7 +23,7 @@ import (
 // have been applied; only the connection survives.
 type patientConns struct{}
 
-var _ redis.Hook = patientConns{}
+var _ goredis.Hook = patientConns{}
 
 // patientBelow is the longest deadline the hook takes over: per-node timeouts (Redlock's 25-50 ms), where a new
 // connection's dial and first command cannot fit. A command with more time left (a single-node lock's acquire,
@@ -31,16 +31,16 @@ var _ redis.Hook = patientConns{}
 const patientBelow = 200 * time.Millisecond
 
 // DialHook leaves dialling alone.
-func (patientConns) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (patientConns) DialHook(next goredis.DialHook) goredis.DialHook { return next }
 
 // ProcessPipelineHook leaves pipelines alone: no strategy sends one under a short deadline.
-func (patientConns) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+func (patientConns) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
 	return next
 }
 
 // ProcessHook runs a command with a deadline on a copy, as above.
-func (patientConns) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
+func (patientConns) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
 		if d, ok := ctx.Deadline(); !ok || time.Until(d) > patientBelow {
 			return next(ctx, cmd)
 		}
@@ -55,7 +55,7 @@ func (patientConns) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		// goroutine, which may still be writing the copy's reply after the caller has moved on.
 		cp := reflect.New(v.Elem().Type())
 		cp.Elem().Set(v.Elem())
-		clone := cp.Interface().(redis.Cmder)
+		clone := cp.Interface().(goredis.Cmder)
 		done := make(chan error, 1)
 		go func() { done <- next(context.WithoutCancel(ctx), clone) }()
 		select {

@@ -1,4 +1,4 @@
-package workload
+package redis
 
 import (
 	"bufio"
@@ -11,6 +11,10 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/redlock-harness/redlock-harness/harness/system"
+	"github.com/redlock-harness/redlock-harness/harness/workload"
 	"github.com/redlock-harness/redlock-harness/history"
 	"github.com/redlock-harness/redlock-harness/lock"
 )
@@ -72,7 +76,7 @@ func pongServerAfter(t *testing.T, delay time.Duration) (addr string, accepted *
 	return ln.Addr().String(), accepted
 }
 
-func newTestWorkload(t *testing.T, addrs []string) *Workload {
+func newTestWorkload(t *testing.T, addrs []string) *workload.Workload {
 	t.Helper()
 	hw, err := history.Create(filepath.Join(t.TempDir(), "history.jsonl"), history.NewClock(), history.Header{})
 	if err != nil {
@@ -83,9 +87,34 @@ func newTestWorkload(t *testing.T, addrs []string) *Workload {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := New(Config{Groups: 2, Workers: 3, Keys: 1, Strategy: st.Make(), Lock: lock.Options{TTL: time.Second}}, func(int) []string { return addrs }, hw)
+	w, err := workload.New(workload.Config{Groups: 2, Workers: 3, Keys: 1, Strategy: st.Make(), System: System{},
+		Lock: lock.Options{TTL: time.Second}}, func(int) []string { return addrs }, hw)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { w.Stop(time.Second) })
 	return w
+}
+
+func TestConnectedClientsKeepTheirPingedConnectionOpenForTheFirstAcquire(t *testing.T) {
+	a1, n1 := pongServer(t)
+	a2, n2 := pongServer(t)
+	cs, err := System{}.Connect(system.ConnectConfig{Addrs: []string{a1, a2}, Name: "g1w1", TTL: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	if err := cs.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n1.Load() != 1 || n2.Load() != 1 {
+		t.Fatalf("the nodes accepted %d and %d connections, want one each", n1.Load(), n2.Load())
+	}
+	for i, c := range cs.(Clients) {
+		if idle := c.(*goredis.Client).PoolStats().IdleConns; idle != 1 {
+			t.Fatalf("%d idle connections to node %d after the ping, want 1 kept for the first acquire", idle, i+1)
+		}
+	}
 }
 
 func TestWarmLeavesEveryWorkerAnOpenConnectionToEveryNode(t *testing.T) {
@@ -97,13 +126,6 @@ func TestWarmLeavesEveryWorkerAnOpenConnectionToEveryNode(t *testing.T) {
 	}
 	if n1.Load() != 6 || n2.Load() != 6 {
 		t.Fatalf("the nodes accepted %d and %d connections, want one from each of the 6 workers", n1.Load(), n2.Load())
-	}
-	for _, wk := range w.Workers() {
-		for i, c := range wk.clients {
-			if idle := c.PoolStats().IdleConns; idle != 1 {
-				t.Fatalf("worker %s has %d idle connections to node %d after warming, want 1 kept for its first acquire", wk.Name, idle, i+1)
-			}
-		}
 	}
 }
 
@@ -117,7 +139,7 @@ func TestWarmFailsNamingTheWorkerAndNodeItCouldNotReach(t *testing.T) {
 	ln.Close() // nothing listens there now: connections are refused
 	w := newTestWorkload(t, []string{a1, dead})
 	err = w.Warm(context.Background(), 5*time.Second)
-	if err == nil || !strings.Contains(err.Error(), "could not reach node 2 before the run") {
+	if err == nil || !strings.Contains(err.Error(), "could not reach the nodes before the run: node n2") {
 		t.Fatalf("Warm with node 2 down: %v", err)
 	}
 }
