@@ -26,6 +26,24 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 	return set
 }
 
+// mutantsInputs resolves the mutants command's plans file, its list of mutants and its list of scenarios (empty:
+// each mutant's plan's own).
+func mutantsInputs(plansFile, only, scenarioList string) (*scenarios.MutantPlans, []lock.Info, []string, error) {
+	plans, err := scenarios.LoadMutantPlans(plansFile)
+	if err != nil {
+		return plans, nil, nil, err
+	}
+	mutants, err := pickMutants(only)
+	if err != nil {
+		return plans, nil, nil, err
+	}
+	var scs []string
+	if scenarioList != "" {
+		scs, err = splitList(scenarioList, scenarios.Names(), func(n string) error { _, err := scenarios.Load(n); return err })
+	}
+	return plans, mutants, scs, err
+}
+
 // cmdMutants runs every mutant (a strategy with one planted bug) and its healthy twin under the scenarios of the
 // mutant's plan and prints the mutation score: what the harness can see.
 func cmdMutants(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -41,22 +59,10 @@ func cmdMutants(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if !flagSet(fs, "parallel") {
 		mf.parallel = mutantsParallel()
 	}
-	plans, err := scenarios.LoadMutantPlans(*plansFile)
+	plans, mutants, scs, err := mutantsInputs(*plansFile, *only, mf.scenarios)
 	if err != nil {
 		fmt.Fprintf(stderr, "mutants: %v\n", err)
 		return exitNoRun
-	}
-	mutants, err := pickMutants(*only)
-	if err != nil {
-		fmt.Fprintf(stderr, "mutants: %v\n", err)
-		return exitNoRun
-	}
-	var scs []string
-	if mf.scenarios != "" {
-		if scs, err = splitList(mf.scenarios, scenarios.Names(), func(n string) error { _, err := scenarios.Load(n); return err }); err != nil {
-			fmt.Fprintf(stderr, "mutants: %v\n", err)
-			return exitNoRun
-		}
 	}
 	start := time.Now()
 	var m *matrix.Matrix
