@@ -116,6 +116,7 @@ type runner struct {
 
 func newRunner(cfg Config) *runner {
 	sc := cfg.Scenario
+	cfg.Strategy = sc.Strategy(cfg.Strategy) // the strategy's own parameters, when the scenario sets them
 	r := &runner{cfg: cfg, sc: sc, total: sc.Duration.D(), backend: cfg.Backend, wd: newWatchdog()}
 	if cfg.Duration > 0 {
 		r.total = cfg.Duration

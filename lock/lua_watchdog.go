@@ -28,8 +28,9 @@ end`)
 // lock is being renewed. That belief is what ValidUntil reports, so a careful client's check cannot save it.
 type LuaWatchdog struct {
 	// Renewal is the expiry every renewal sets, in whole seconds as EXPIRE takes them (a value under one second
-	// counts as one). Zero means DefaultWatchdogRenewal, as in the seed.
-	Renewal time.Duration
+	// counts as one). Zero means DefaultWatchdogRenewal, as in the seed. A scenario sets it with
+	// `strategy_options: {lua-watchdog: {renewal: 2s}}`.
+	Renewal time.Duration `yaml:"renewal" json:"renewal,omitempty"`
 }
 
 // Name implements Strategy.
@@ -186,5 +187,6 @@ func init() {
 		Origin:   "seed 000",
 		Weakness: "the holder keeps working after its renewals fail, never told its lock is gone",
 		Make:     func() Strategy { return LuaWatchdog{} },
+		Params:   func() any { return &LuaWatchdog{} },
 	})
 }

@@ -2,6 +2,7 @@ package lock
 
 import (
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -25,6 +26,27 @@ type Info struct {
 	Twin string
 	// Make builds the strategy.
 	Make func() Strategy
+	// Params, for a strategy with parameters of its own, returns a pointer to a fresh value of the strategy's type:
+	// a scenario's `strategy_options: {<name>: {…}}` is decoded into it, strictly (its yaml tags are the keys the
+	// strategy takes), and the value it points to is the strategy the scenario runs. Nil: the strategy takes none.
+	Params func() any
+}
+
+// Configured is the strategy Params made and decode filled: decode decodes the scenario's options into the value
+// Params returns. It fails for a strategy without parameters, or when Params' value is not a strategy.
+func (i Info) Configured(decode func(v any) error) (Strategy, error) {
+	if i.Params == nil {
+		return nil, fmt.Errorf("strategy %s takes no options", i.Name)
+	}
+	p := i.Params()
+	if err := decode(p); err != nil {
+		return nil, err
+	}
+	st, ok := reflect.ValueOf(p).Elem().Interface().(Strategy)
+	if !ok {
+		return nil, fmt.Errorf("strategy %s: its Params value (%T) is not a pointer to a strategy", i.Name, p)
+	}
+	return st, nil
 }
 
 // SystemName is the system the strategy locks against: Info.System, "redis" when unset.

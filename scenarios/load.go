@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/redlock-harness/redlock-harness/harness/fault"
+	"github.com/redlock-harness/redlock-harness/internal/strictyaml"
 	"github.com/redlock-harness/redlock-harness/lock"
 )
 
@@ -216,7 +217,22 @@ func (s *Scenario) validate(line func(string) int) error {
 	for _, f := range s.Faults {
 		errs = append(errs, s.checkFault(f)...)
 	}
+	for name, p := range s.StrategyOptions {
+		if err := p.configure(name); err != nil {
+			errs = append(errs, &FileError{File: s.File, Line: p.node.Line, Msg: err.Error()})
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// configure decodes the parameters into the named strategy's own type.
+func (p *StrategyParams) configure(name string) error {
+	info, err := lock.Lookup(name)
+	if err != nil {
+		return err
+	}
+	p.strategy, err = info.Configured(func(v any) error { return strictyaml.Decode(name, &p.node, v) })
+	return err
 }
 
 // checkFault checks a fault entry against the scenario: it strikes before the run ends, and its targets exist.

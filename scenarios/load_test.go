@@ -3,7 +3,9 @@ package scenarios_test
 import (
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/redlock-harness/redlock-harness/lock"
 	"github.com/redlock-harness/redlock-harness/scenarios"
 )
 
@@ -98,4 +100,37 @@ func FuzzParseNeverPanics(f *testing.F) {
 			t.Fatalf("accepted a scenario without a duration")
 		}
 	})
+}
+
+func TestAStrategysOwnOptionsAreDecodedStrictlyIntoItsType(t *testing.T) {
+	tests := []struct {
+		name, options, want string
+	}{
+		{"a parameter the strategy declares configures it", "lua-watchdog: {renewal: 2s}", ""},
+		{"a key the strategy does not declare is refused with the keys it takes", "lua-watchdog: {renwal: 2s}", "x.yaml:3: lua-watchdog does not take renwal (its parameters: renewal)"},
+		{"a strategy without parameters takes no options", "lua: {renewal: 2s}", "x.yaml:3: strategy lua takes no options"},
+		{"an unknown strategy is refused", "luaa: {renewal: 2s}", `x.yaml:3: unknown strategy "luaa"`},
+		{"a value of the wrong type is refused", "lua-watchdog: {renewal: soon}", "x.yaml:3"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := scenarios.Parse("x", "x.yaml", []byte("duration: 5s\nstrategy_options:\n  "+tc.options+"\n"))
+			if tc.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("got %v, want an error containing %q", err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := s.Strategy(lock.LuaWatchdog{})
+			if w, ok := got.(lock.LuaWatchdog); !ok || w.Renewal != 2*time.Second {
+				t.Fatalf("the scenario's lua-watchdog is %#v, want Renewal 2s", got)
+			}
+			if other := s.Strategy(lock.Lua{}); other != (lock.Lua{}) {
+				t.Fatalf("a strategy the options do not name changed: %#v", other)
+			}
+		})
+	}
 }

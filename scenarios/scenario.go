@@ -9,7 +9,14 @@
 // cannot skip the faults' checks, and a kind nobody registered is an error, never a fault silently dropped.
 package scenarios
 
-import "github.com/redlock-harness/redlock-harness/harness/fault"
+import (
+	"encoding/json"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/redlock-harness/redlock-harness/harness/fault"
+	"github.com/redlock-harness/redlock-harness/lock"
+)
 
 // Scenario is one fault scenario. The zero values of optional fields are replaced by defaults at load time.
 type Scenario struct {
@@ -44,6 +51,10 @@ type Scenario struct {
 	Strategies []string `yaml:"strategies" json:"strategies,omitempty"`
 	// Lock overrides the strategies' options.
 	Lock LockOptions `yaml:"lock" json:"lock"`
+	// StrategyOptions sets strategies' own parameters, by strategy name, e.g. `lua-watchdog: {renewal: 2s}`: each
+	// is decoded strictly into the strategy's own type (lock.Info.Params), so a key it does not take is an error
+	// naming the file and line.
+	StrategyOptions map[string]*StrategyParams `yaml:"strategy_options" json:"strategy_options,omitempty"`
 	// Faults is the fault schedule: each entry's kind, timing (at, for, every) and the kind's own parameters and
 	// targets, which its type in package fault documents (`redlock-harness list` names every kind).
 	Faults []fault.Entry `yaml:"faults" json:"faults"`
@@ -67,4 +78,29 @@ type LockOptions struct {
 type Range struct {
 	Min Duration `yaml:"min" json:"min"`
 	Max Duration `yaml:"max" json:"max"`
+}
+
+// StrategyParams is one strategy's parameters as a scenario gives them: the YAML, then, once the scenario is
+// validated, the strategy they configure.
+type StrategyParams struct {
+	node     yaml.Node
+	strategy lock.Strategy
+}
+
+// UnmarshalYAML keeps the node: the strategy's own type decodes it when the scenario is validated.
+func (p *StrategyParams) UnmarshalYAML(n *yaml.Node) error {
+	p.node = *n
+	return nil
+}
+
+// MarshalJSON records the configured strategy's parameters (config.json).
+func (p *StrategyParams) MarshalJSON() ([]byte, error) { return json.Marshal(p.strategy) }
+
+// Strategy returns st as the scenario configures it: the strategy its strategy_options make when it names st's
+// strategy, st itself otherwise.
+func (s *Scenario) Strategy(st lock.Strategy) lock.Strategy {
+	if p, ok := s.StrategyOptions[st.Name()]; ok && p.strategy != nil {
+		return p.strategy
+	}
+	return st
 }

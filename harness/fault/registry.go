@@ -10,6 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/redlock-harness/redlock-harness/harness/cluster"
+	"github.com/redlock-harness/redlock-harness/internal/strictyaml"
 )
 
 // Kind describes a registered fault kind. A kind's parameters and targets are the YAML fields of the type New
@@ -100,12 +101,7 @@ func decode(kind string, params *yaml.Node, t Timing) (Fault, error) {
 		return nil, err
 	}
 	f := k.New()
-	takes := map[string]bool{}
-	yamlKeys(reflect.TypeOf(f).Elem(), takes)
-	if err := refuseUnknown(kind, params, takes); err != nil {
-		return nil, err
-	}
-	if err := params.Decode(f); err != nil {
+	if err := strictyaml.Decode(kind, params, f); err != nil {
 		return nil, err
 	}
 	if v, ok := f.(Validator); ok {
@@ -116,56 +112,3 @@ func decode(kind string, params *yaml.Node, t Timing) (Fault, error) {
 	return f, nil
 }
 
-// refuseUnknown returns an error naming every key of params that the kind does not take, and those it does: a
-// parameter in the wrong entry (a latency on a pause) or misspelt is caught at load time, not silently ignored.
-func refuseUnknown(kind string, params *yaml.Node, takes map[string]bool) error {
-	var bad []string
-	for i := 0; i+1 < len(params.Content); i += 2 {
-		if key := params.Content[i].Value; !takes[key] {
-			bad = append(bad, key)
-		}
-	}
-	if len(bad) == 0 {
-		return nil
-	}
-	sort.Strings(bad)
-	var known []string
-	for key := range takes {
-		known = append(known, key)
-	}
-	sort.Strings(known)
-	own := "none"
-	if len(known) > 0 {
-		own = strings.Join(known, ", ")
-	}
-	return fmt.Errorf("%s does not take %s (its parameters: %s)", kind, strings.Join(bad, ", "), own)
-}
-
-// yamlKeys adds to keys the keys yaml.v3 reads into struct type t: each field's tag name or lowercased name, the
-// fields of structs (or pointers to structs) marked inline included, fields tagged "-" and unexported ones left
-// out, as yaml.v3 does.
-func yamlKeys(t reflect.Type, keys map[string]bool) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if f.PkgPath != "" && !f.Anonymous {
-			continue
-		}
-		tag := f.Tag.Get("yaml")
-		name, opts, _ := strings.Cut(tag, ",")
-		if name == "-" {
-			continue
-		}
-		inner := f.Type
-		for inner.Kind() == reflect.Pointer {
-			inner = inner.Elem()
-		}
-		if strings.Contains(","+opts+",", ",inline,") && inner.Kind() == reflect.Struct {
-			yamlKeys(inner, keys)
-			continue
-		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
-		}
-		keys[name] = true
-	}
-}

@@ -1,6 +1,8 @@
 package fault
 
 import (
+	"github.com/redlock-harness/redlock-harness/internal/strictyaml"
+
 	"context"
 	"reflect"
 	"slices"
@@ -70,8 +72,7 @@ func TestAKindTakesTheKeysYAMLWouldDecodeIntoItsType(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			keys := map[string]bool{}
-			yamlKeys(reflect.TypeOf(tc.typ), keys)
+			keys := strictyaml.Keys(reflect.TypeOf(tc.typ))
 			var got []string
 			for k := range keys {
 				got = append(got, k)
