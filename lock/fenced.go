@@ -119,7 +119,7 @@ func init() {
 	Register(Info{
 		Name:     "fenced",
 		Summary:  "redlock + a fencing token: INCR fence:key on a majority, take the max, write it back to a majority",
-		Origin:   "seed 001 (Redlock) + fencing tokens",
+		Origin:   "[C] (Redlock) + Kleppmann's fencing tokens",
 		Weakness: "keeps the resource safe only while the counter is; a node restarted without persistence forgets it",
 		Fenced:   true,
 		Make:     func() Strategy { return Fenced{} },

@@ -8,7 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// GetDel is the lock seed 001 warns about: a random token set with SET NX PX, but released by a GET, a comparison
+// GetDel is the lock article [C] warns about: a random token set with SET NX PX, but released by a GET, a comparison
 // in the client, then a DEL, as two separate commands. If the lock expires between them and another client takes
 // it, the DEL deletes that client's lock. Extend has the same shape (GET, compare, PEXPIRE) and so renews
 // someone else's lock in the same window.
@@ -111,7 +111,7 @@ func (s *getDelLease) Release(ctx context.Context) error {
 func init() {
 	Register(Info{
 		Name: "get-del", Summary: "random token, SET NX PX; release = GET, compare in the client, then DEL (not atomic)",
-		Origin:   "seed 001",
+		Origin:   "[C]",
 		Weakness: "the lock expires between GET and DEL and the DEL deletes the next holder's lock",
 		Make:     func() Strategy { return GetDel{} },
 	})

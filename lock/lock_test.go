@@ -59,7 +59,7 @@ func TestSetnxDelDeletesALockThatAnotherClientNowHolds(t *testing.T) {
 		t.Fatalf("A's release: %v", err)
 	}
 	if n, _ := cs[0].Exists(ctx, "k").Result(); n != 0 {
-		t.Fatal("B's lock survived A's release: setnx-del is not what seed 003 describes")
+		t.Fatal("B's lock survived A's release: setnx-del is not what article [A] describes")
 	}
 }
 

@@ -7,7 +7,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Lua is the single-node lock of seeds 000 and 001 done right: a random token set with SET NX PX, a Lua
+// Lua is the single-node lock of articles [B] and [C] (docs/sources.md) done right: a random token set with SET NX PX, a Lua
 // compare-and-delete release and a Lua compare-and-PEXPIRE renewal, so a holder only ever touches its own lock.
 // One node is one point of failure: a restart without persistence, a failover or a clock jump forgets the lock.
 type Lua struct {
@@ -119,7 +119,7 @@ func (s *luaLease) Release(ctx context.Context) error {
 
 func init() {
 	Register(Info{
-		Name: "lua", Summary: "random token, SET NX PX, Lua compare-and-delete and compare-and-PEXPIRE", Origin: "seeds 000, 001",
+		Name: "lua", Summary: "random token, SET NX PX, Lua compare-and-delete and compare-and-PEXPIRE", Origin: "[B], [C]",
 		Weakness: "one node: a restart, failover or clock jump forgets the lock", Make: func() Strategy { return Lua{} },
 	})
 }

@@ -8,12 +8,12 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// DefaultWatchdogRenewal is what seed 000's watchdog sets the lock's expiry to at every renewal: 30 seconds,
+// DefaultWatchdogRenewal is what article [B]'s watchdog sets the lock's expiry to at every renewal: 30 seconds,
 // whatever the TTL the lock was taken with. With a short TTL this means a holder that dies after one renewal
 // blocks everyone for 30 seconds, not for a TTL.
 const DefaultWatchdogRenewal = 30 * time.Second
 
-// watchdogScript is seed 000's renewal, as written: EXPIRE in whole seconds, and a reply of 1 whatever EXPIRE
+// watchdogScript is article [B]'s renewal, as written: EXPIRE in whole seconds, and a reply of 1 whatever EXPIRE
 // itself answered.
 var watchdogScript = redis.NewScript(`if redis.call("get", KEYS[1]) == ARGV[1] then
 redis.call("expire", KEYS[1], ARGV[2])
@@ -22,13 +22,13 @@ else
 return 0
 end`)
 
-// LuaWatchdog is lua's lock with seed 000's watchdog: a goroutine renews the lock every TTL/3 with the
+// LuaWatchdog is lua's lock with article [B]'s watchdog: a goroutine renews the lock every TTL/3 with the
 // compare-and-EXPIRE script above, setting it to Renewal (30 s) each time. Any renewal error, or a 0 reply (the
 // key gone or someone else's), ends the watchdog silently: the holder is never told, and goes on believing its
 // lock is being renewed. That belief is what ValidUntil reports, so a careful client's check cannot save it.
 type LuaWatchdog struct {
 	// Renewal is the expiry every renewal sets, in whole seconds as EXPIRE takes them (a value under one second
-	// counts as one). Zero means DefaultWatchdogRenewal, as in the seed. A scenario sets it with
+	// counts as one). Zero means DefaultWatchdogRenewal, as in the article. A scenario sets it with
 	// `strategy_options: {lua-watchdog: {renewal: 2s}}`.
 	Renewal time.Duration `yaml:"renewal" json:"renewal,omitempty"`
 }
@@ -57,7 +57,7 @@ type luaWatchdogLocker struct {
 	renewal time.Duration
 }
 
-// watchdogInterval is how often both watchdogs renew: a third of the TTL, as in the seed (30 s, every 10 s).
+// watchdogInterval is how often both watchdogs renew: a third of the TTL, as in the article (30 s, every 10 s).
 func watchdogInterval(ttl time.Duration) time.Duration { return max(ttl/3, time.Millisecond) }
 
 // Acquire takes the lock as lua does and starts the watchdog.
@@ -119,7 +119,7 @@ func (s *luaWatchdogLease) ValidUntil() time.Time {
 	return until
 }
 
-// watch is seed 000's renewLock: on every tick, the compare-and-EXPIRE script; an error or a 0 reply returns,
+// watch is article [B]'s renewLock: on every tick, the compare-and-EXPIRE script; an error or a 0 reply returns,
 // and nobody hears of it.
 func (s *luaWatchdogLease) watch(ctx context.Context) {
 	defer close(s.done)
@@ -184,7 +184,7 @@ func init() {
 	Register(Info{
 		Name:     "lua-watchdog",
 		Summary:  "lua + a watchdog renewing every ttl/3 to 30 s with compare-and-EXPIRE; a failed renewal ends it silently",
-		Origin:   "seed 000",
+		Origin:   "[B]",
 		Weakness: "the holder keeps working after its renewals fail, never told its lock is gone",
 		Make:     func() Strategy { return LuaWatchdog{} },
 		Params:   func() any { return &LuaWatchdog{} },

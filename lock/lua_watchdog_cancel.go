@@ -172,7 +172,7 @@ func init() {
 	Register(Info{
 		Name:     "lua-watchdog-cancel",
 		Summary:  "lua + a watchdog renewing every ttl/3 with compare-and-PEXPIRE; closes Lost() when a renewal fails or validity ends",
-		Origin:   "seed 000 (its watchdog, made to tell the holder)",
+		Origin:   "[B] (its watchdog, made to tell the holder)",
 		Weakness: "a pause between the holder's last check and its write",
 		Make:     func() Strategy { return LuaWatchdogCancel{} },
 	})

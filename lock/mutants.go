@@ -62,7 +62,7 @@ func (n named) Steps() []string {
 func init() {
 	for _, m := range []Info{
 		mutant("lua", "release-unchecked", "releases with a plain DEL: a late release deletes the next holder's lock",
-			"seed 003's release; every SETNX lock whose value carries no owner", false,
+			"article [A]'s release; every SETNX lock whose value carries no owner", false,
 			func() Strategy { return Lua{mut: mutReleaseUnchecked} }),
 		mutant("lua", "renew-unchecked", "renews with a plain PEXPIRE: a late renewal extends the next holder's lock and reports success",
 			"redislock and Redisson renewal bugs; a PEXPIRE without the token check", false,
@@ -77,7 +77,7 @@ func init() {
 			"locks whose owner value is a constant or a process id (\"every owner stores 1\")", false,
 			func() Strategy { return Lua{mut: mutTokenReused} }),
 		mutant("redlock", "validity-ignores-elapsed", "believes in TTL − drift from the end of acquisition, however long acquiring took",
-			"seed 000's simplified Redlock; Redlock clients that skip step 3", false,
+			"article [B]'s simplified Redlock; Redlock clients that skip step 3", false,
 			func() Strategy { return Redlock{mut: mutValidityIgnoresElapsed} }),
 		mutant("redlock", "drift-ignored", "allows no clock drift: validity = TTL − elapsed",
 			"Redlock clients without a drift factor", false,
@@ -86,7 +86,7 @@ func init() {
 			"an off-by-one in the quorum", false,
 			func() Strategy { return Redlock{mut: mutQuorumHalf} }),
 		mutant("redlock", "partial-locks-kept", "does not release the nodes a failed attempt got; they stay locked until they expire",
-			"seed 000's simplified Redlock; amphp/redis #61", false,
+			"article [B]'s simplified Redlock; amphp/redis #61", false,
 			func() Strategy { return Redlock{mut: mutPartialLocksKept} }),
 		mutant("redlock", "no-backoff", "retries at once, without backoff or jitter",
 			"Redlock clients that retry in a tight loop (the algorithm asks for a random delay)", false,

@@ -9,7 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Redlock is the algorithm of seed 001 in full: SET NX PX with one token on every node in parallel, each bounded
+// Redlock is the algorithm of article [C] in full: SET NX PX with one token on every node in parallel, each bounded
 // by the per-node timeout; the lock holds when a majority granted it and validity = TTL − elapsed − drift is still
 // positive, drift being TTL×DriftFactor + 2ms; otherwise it is released on every node before retrying. Extend
 // renews on a majority. It assumes nodes do not forget (no restart without fsync) and clocks do not jump.
@@ -188,6 +188,6 @@ func (s *redlockLease) Release(ctx context.Context) error {
 func init() {
 	Register(Info{
 		Name: "redlock", Summary: "parallel SET NX PX on 5 nodes with per-node timeout; majority and validity = ttl − elapsed − drift; release everywhere on failure",
-		Origin: "seed 001", Weakness: "a restart without persistence, a clock jump or a long pause", Make: func() Strategy { return Redlock{} },
+		Origin: "[C]", Weakness: "a restart without persistence, a clock jump or a long pause", Make: func() Strategy { return Redlock{} },
 	})
 }

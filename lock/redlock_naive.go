@@ -9,14 +9,14 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// RedlockNaive is seed 000's "simplified Redlock" as written. It sends SET NX PX with one token to each node in
+// RedlockNaive is article [B]'s "simplified Redlock" as written. It sends SET NX PX with one token to each node in
 // turn, with no per-node timeout (only the caller's context bounds a slow node), skips a node that answers with
 // an error, and counts a majority. It computes no validity and allows no drift: the holder believes its lock good
 // for a full TTL from the moment acquisition finished, however long that took, while the keys on the first nodes
 // have been counting down since they were set. A failed attempt leaves its partial locks where it got them (and,
 // the token being the same, they also refuse this client's own retries until they expire). Its release loops over
 // the nodes but calls the single-node release on the default client (nodes[0]) every time, so only nodes[0] is
-// freed; the others stay locked until they expire. Extend is the seed's manual renewal, on nodes[0] only.
+// freed; the others stay locked until they expire. Extend is the article's manual renewal, on nodes[0] only.
 type RedlockNaive struct{}
 
 // Name implements Strategy.
@@ -83,7 +83,7 @@ type redlockNaiveLease struct {
 func (s *redlockNaiveLease) Fence() int64          { return 0 }
 func (s *redlockNaiveLease) ValidUntil() time.Time { return s.until }
 
-// Extend is the seed's manual renewal: compare-and-PEXPIRE on the default client, nodes[0], only.
+// Extend is the article's manual renewal: compare-and-PEXPIRE on the default client, nodes[0], only.
 func (s *redlockNaiveLease) Extend(ctx context.Context) error {
 	start := s.l.opt.Now()
 	n, err := extendScript.Run(ctx, s.l.nodes[0], []string{s.key}, s.token, s.l.opt.TTL.Milliseconds()).Int()
@@ -97,7 +97,7 @@ func (s *redlockNaiveLease) Extend(ctx context.Context) error {
 	return nil
 }
 
-// Release is the seed's loop: once per node, the single-node compare-and-delete, always on nodes[0]. It succeeds
+// Release is the article's loop: once per node, the single-node compare-and-delete, always on nodes[0]. It succeeds
 // when one of those calls deleted the lock there; the other nodes are never touched.
 func (s *redlockNaiveLease) Release(ctx context.Context) error {
 	deleted := false
@@ -126,7 +126,7 @@ func init() {
 	Register(Info{
 		Name:     "redlock-naive",
 		Summary:  "sequential SET NX PX on each node, errors skipped, majority counted; no per-node timeout, validity or drift; release frees nodes[0] only",
-		Origin:   "seed 000",
+		Origin:   "[B]",
 		Weakness: "a slow acquisition still believes in a full TTL; partial locks and all but nodes[0] stay locked until they expire",
 		Make:     func() Strategy { return RedlockNaive{} },
 	})

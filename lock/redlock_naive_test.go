@@ -39,7 +39,7 @@ func TestRedlockNaiveSlowAcquisitionStillBelievesInAFullTTL(t *testing.T) {
 	believed := time.Until(lease.ValidUntil())
 	left := time.Duration(pttl(t, cs[0], "k")) * time.Millisecond
 	if believed < ttl-200*time.Millisecond {
-		t.Fatalf("the holder believes in %s; seed 000 computes no validity, so it should believe in the full TTL %s", believed, ttl)
+		t.Fatalf("the holder believes in %s; article [B] computes no validity, so it should believe in the full TTL %s", believed, ttl)
 	}
 	// The key was set a moment after the context's clock started, and PTTL rounds to the millisecond: allow a
 	// little over ttl-slow.
@@ -115,7 +115,7 @@ func TestRedlockNaiveReleaseFreesOnlyTheFirstNode(t *testing.T) {
 	}
 	for i := 1; i < 5; i++ {
 		if !exists(t, cs[i], "k") {
-			t.Fatalf("node %d was released: seed 000's loop releases on the default client only", i+1)
+			t.Fatalf("node %d was released: article [B]'s loop releases on the default client only", i+1)
 		}
 	}
 	if _, err := mk("redlock-naive", cs).Acquire(ctx, "k"); !errors.Is(err, lock.ErrNotAcquired) {

@@ -13,7 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Redsync is github.com/go-redsync/redsync/v4, the library seed 004 recommends, over its go-redis v9 pool: one
+// Redsync is github.com/go-redsync/redsync/v4, the library article [D] recommends, over its go-redis v9 pool: one
 // pool per node, built from the worker's own clients. It is Redlock as that library implements it: parallel SET NX
 // PX, validity = TTL − elapsed − TTL×DriftFactor, release everywhere after a failed try, majority extend.
 //
@@ -142,7 +142,7 @@ func init() {
 	Register(Info{
 		Name:     "redsync",
 		Summary:  "github.com/go-redsync/redsync/v4 over go-redis v9 pools, one per node",
-		Origin:   "seed 004",
+		Origin:   "[D]",
 		Weakness: "as redlock: a restart without persistence, a clock jump or a long pause",
 		Make:     func() Strategy { return Redsync{} },
 	})

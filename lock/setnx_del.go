@@ -7,7 +7,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// SetNXDel is the naive lock of seed 003: `SET key 1 NX PX ttl` to acquire, an unconditional `DEL key` to release.
+// SetNXDel is the naive lock of article [A]: `SET key 1 NX PX ttl` to acquire, an unconditional `DEL key` to release.
 // The value carries no identity, so a holder whose lock expired deletes whoever holds it now. Extend is an
 // unconditional PEXPIRE, equally blind.
 type SetNXDel struct{}
@@ -86,7 +86,7 @@ func (s *setnxDelLease) Release(ctx context.Context) error {
 
 func init() {
 	Register(Info{
-		Name: "setnx-del", Summary: "SET k 1 NX PX ttl; release by unconditional DEL", Origin: "seed 003",
+		Name: "setnx-del", Summary: "SET k 1 NX PX ttl; release by unconditional DEL", Origin: "[A]",
 		Weakness: "a holder whose lock expired deletes the next holder's lock", Make: func() Strategy { return SetNXDel{} },
 	})
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// SetNXExpire is the early two-step lock seed 000 starts from: `SETNX key 1`, then a separate
+// SetNXExpire is the early two-step lock article [B] starts from: `SETNX key 1`, then a separate
 // `PEXPIRE key ttl`. Between the two commands the key exists with no time to live, so a client that dies, stalls
 // past its timeout or loses its connection there leaves a lock that never expires and that nobody can ever take
 // again. Release is an unconditional DEL and Extend an unconditional PEXPIRE, as in setnx-del: the value carries
@@ -105,7 +105,7 @@ func (s *setnxExpireLease) Release(ctx context.Context) error {
 func init() {
 	Register(Info{
 		Name: "setnx-expire", Summary: "SETNX k 1, then a separate PEXPIRE k ttl; release by unconditional DEL",
-		Origin:   "seed 000",
+		Origin:   "[B]",
 		Weakness: "a client that dies or times out between SETNX and PEXPIRE leaves a lock that never expires",
 		Make:     func() Strategy { return SetNXExpire{} },
 	})

@@ -59,7 +59,7 @@ func TestLuaWatchdogHolderKeepsBelievingInItsLockAfterItsRenewalsFail(t *testing
 				t.Fatal("the lease does not say it renews itself: the worker would call Extend")
 			}
 			if _, ok := lease.(lock.LossNotifier); ok {
-				t.Fatal("the lease can signal a loss: seed 000's watchdog never tells its holder")
+				t.Fatal("the lease can signal a loss: article [B]'s watchdog never tells its holder")
 			}
 			tok := get(t, cs[0], "k")
 			tc.breakLock(t, b, own)
@@ -115,7 +115,7 @@ func TestLuaWatchdogRenewsForThirtySecondsWhateverTheTTLAndKeepsTheKeyAlive(t *t
 		// The key's PTTL once renewed lies within [wantMin, wantMax].
 		wantMin, wantMax time.Duration
 	}{
-		{"the seed's 30 s renewal", lock.LuaWatchdog{}, 25 * time.Second, 30 * time.Second},
+		{"the article's 30 s renewal", lock.LuaWatchdog{}, 25 * time.Second, 30 * time.Second},
 		{"a 1 s renewal, renewed at every tick", lock.LuaWatchdog{Renewal: time.Second}, ttl, time.Second},
 	}
 	for _, tc := range tests {
