@@ -36,7 +36,7 @@ func cmdList(args []string, stdout, stderr io.Writer) int {
 	for _, sys := range system.All() {
 		fmt.Fprintf(tw, "  %s\t%s (backends: %s)\n", sys.Name(), sys.Summary(), strings.Join(sys.Backends(), ", "))
 	}
-	fmt.Fprintln(tw, "\nSTRATEGIES (by system)")
+	fmt.Fprintln(tw, "\nSTRATEGIES (by system; [A]-[E] are the articles docs/sources.md cites)")
 	last := ""
 	for _, info := range lock.All() {
 		if info.SystemName() != last {
