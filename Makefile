@@ -40,6 +40,7 @@ deps:
 	@missing="$(DEPS_MISSING)"; [ -z "$$missing" ] || { \
 	  if [ "$$(id -u)" = 0 ]; then export DEBIAN_FRONTEND=noninteractive; (apt-get install -y $$missing || (apt-get update && apt-get install -y $$missing)); \
 	  else echo "missing: $$missing: run 'sudo apt-get install -y $$missing'"; exit 2; fi; }
+	@$(MAKE) --no-print-directory build >/dev/null && ./$(BIN) setup
 
 # test-deps is what the tests need: the same packages.
 test-deps: deps

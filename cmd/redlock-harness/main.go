@@ -44,6 +44,7 @@ Commands:
           run every mutant (a strategy with one planted bug) and its twin under the scenarios of its plan and
           print the mutation score; writes results/mutants/<timestamp>/mutants.{md,json}
   list    [--mutants]   scenarios, strategies and faults (or the mutants) with one-line descriptions
+  setup                 build what the clock faults need beside libfaketime (make deps runs it)
   bench   [--strategies …] [--workers 32] [--duration 3s] [--out FILE]
           lock cycles/s per strategy through Toxiproxy and straight to Redis, beside redis-benchmark
 
@@ -86,6 +87,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdBench(ctx, args[1:], stdout, stderr)
 	case "list":
 		return cmdList(args[1:], stdout, stderr)
+	case "setup":
+		return cmdSetup(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitValid

@@ -137,10 +137,8 @@ sem_t *sem_open(const char *name, int oflag, ...) {
 // shimVersionScript declares the GLIBC_2.2 version node the timer symbols are exported under.
 const shimVersionScript = "GLIBC_2.2 { global: timer_settime; timer_gettime; };\n"
 
-var (
-	shimMu   sync.Mutex
-	shimPath string
-)
+// shimMu serialises builds of the shim within one process.
+var shimMu sync.Mutex
 
 // ShimCacheDir is where the built shim is kept: $XDG_CACHE_HOME/redlock-harness or ~/.cache/redlock-harness,
 // or a directory under the system temp directory when neither can be found.
@@ -151,30 +149,45 @@ func ShimCacheDir() string {
 	return filepath.Join(os.TempDir(), "redlock-harness-cache")
 }
 
+// ErrNoShim means the faketime shim has not been built on this machine: provisioning builds it (`make deps`, or
+// `redlock-harness setup`), never a run.
+var ErrNoShim = errors.New("the faketime shim is not built on this machine: run `make deps` (or `redlock-harness setup`)")
+
+// shimFile is where BuildFakeTimeShim puts the shim and FakeTimeShim looks for it: in ShimCacheDir, under a name
+// derived from the source's hash, so that a changed source needs a new build and an unchanged one is built once
+// per machine.
+func shimFile() string {
+	sum := sha256.Sum256([]byte(shimSource + "\x00" + shimVersionScript))
+	return filepath.Join(ShimCacheDir(), "faketime-shim-"+hex.EncodeToString(sum[:8])+".so")
+}
+
 // FakeTimeShim returns the path of the shim shared object that libfaketime needs beside it to run redis-server
-// (see the top of this file), building it with the system C compiler ($CC, cc or gcc) on first use. The object
-// is cached in ShimCacheDir under a name derived from the source's hash, so a changed source is rebuilt and an
-// unchanged one is built once per machine. A docker backend copies the file it returns into its image (the
-// image carries the host's glibc, so the object fits).
+// (see the top of this file), or ErrNoShim when it has not been built: library code compiles nothing at run time.
+// A docker backend copies the file it returns into its image (the image carries the host's glibc, so the object
+// fits).
 func FakeTimeShim() (string, error) {
+	out := shimFile()
+	if _, err := os.Stat(out); err != nil {
+		return "", fmt.Errorf("%w (looked for %s)", ErrNoShim, out)
+	}
+	return out, nil
+}
+
+// BuildFakeTimeShim builds the shim with the system C compiler ($CC, cc or gcc) where FakeTimeShim finds it,
+// unless it is there already, and returns its path. It is provisioning: `make deps` calls it through
+// `redlock-harness setup`.
+func BuildFakeTimeShim() (string, error) {
 	shimMu.Lock()
 	defer shimMu.Unlock()
-	if shimPath != "" {
-		if _, err := os.Stat(shimPath); err == nil {
-			return shimPath, nil
-		}
-	}
-	sum := sha256.Sum256([]byte(shimSource + "\x00" + shimVersionScript))
-	dir := ShimCacheDir()
-	out := filepath.Join(dir, "faketime-shim-"+hex.EncodeToString(sum[:8])+".so")
+	out := shimFile()
 	if _, err := os.Stat(out); err == nil {
-		shimPath = out
 		return out, nil
 	}
 	cc, err := findCC()
 	if err != nil {
 		return "", err
 	}
+	dir := filepath.Dir(out)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("faketime shim: %w", err)
 	}
@@ -198,7 +211,6 @@ func FakeTimeShim() (string, error) {
 	if err := os.Rename(obj, out); err != nil {
 		return "", fmt.Errorf("faketime shim: %w", err)
 	}
-	shimPath = out
 	return out, nil
 }
 

@@ -60,7 +60,7 @@ type Local struct {
 
 type fakeTools struct{ lib, shim string }
 
-// findFakeTools finds libfaketime (installing it when missing) and builds the shim, which every backend with a
+// findFakeTools finds libfaketime and the shim (both provisioned by `make deps`), which every backend with a
 // fake clock puts in front of redis-server.
 func findFakeTools() (fakeTools, error) {
 	lib, err := FindLibfaketime()
