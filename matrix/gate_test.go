@@ -41,7 +41,7 @@ func builtin(name string) (lock.Strategy, error) {
 
 // renamed runs one strategy's code under another's name: the mutant the gate must catch.
 type renamed struct {
-	lock.Strategy
+	lock.RedisStrategy
 	name string
 }
 
@@ -55,7 +55,7 @@ func TestTheGateFailsNamingTheCellWhenASafeLockIsMutatedIntoAnUnsafeOne(t *testi
 	mutant := func(name string) (lock.Strategy, error) {
 		if name == "lua" {
 			st, err := builtin("setnx-del")
-			return renamed{st, "lua"}, err
+			return renamed{st.(lock.RedisStrategy), "lua"}, err
 		}
 		return builtin(name)
 	}

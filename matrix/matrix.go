@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -80,7 +81,9 @@ type Outcome struct {
 // CellResult gathers a cell's runs.
 type CellResult struct {
 	Cell
-	Runs []Outcome `json:"runs"`
+	// System is the system the cell's strategy locks against ("redis", "etcd"): tables group columns by it.
+	System string    `json:"system,omitempty"`
+	Runs   []Outcome `json:"runs"`
 }
 
 // Count returns how many runs had the verdict v ("error" counts runs the harness could not make).
@@ -225,7 +228,66 @@ func (m *Matrix) Scenarios() []string {
 	return uniq(m.Cells, func(c CellResult) string { return c.Scenario })
 }
 func (m *Matrix) Strategies() []string {
-	return uniq(m.Cells, func(c CellResult) string { return c.Strategy })
+	sts := uniq(m.Cells, func(c CellResult) string { return c.Strategy })
+	sys := m.strategySystems()
+	rank := map[string]int{"": 0} // a matrix written before systems: Redis's
+	for _, s := range system.All() {
+		rank[s.Name()] = len(rank)
+	}
+	order := func(name string) (int, string) {
+		if r, ok := rank[name]; ok {
+			return r, ""
+		}
+		return len(rank), name // a system this program does not have: after the known ones, by name
+	}
+	// A system's strategies side by side, systems in their registry's order (Redis first).
+	slices.SortStableFunc(sts, func(a, b string) int {
+		ra, na := order(sys[a])
+		rb, nb := order(sys[b])
+		if ra != rb {
+			return ra - rb
+		}
+		return strings.Compare(na, nb)
+	})
+	return sts
+}
+
+// Systems lists the system of each column of Strategies, in order ("" for a matrix written before systems).
+func (m *Matrix) Systems() []string {
+	sys := m.strategySystems()
+	var out []string
+	for _, st := range m.Strategies() {
+		out = append(out, sys[st])
+	}
+	return out
+}
+
+func (m *Matrix) strategySystems() map[string]string {
+	out := map[string]string{}
+	for _, c := range m.Cells {
+		out[c.Strategy] = c.System
+	}
+	return out
+}
+
+// MultiSystem says whether the matrix holds strategies of more than one system, so that tables name each
+// column's system.
+func (m *Matrix) MultiSystem() bool {
+	return len(uniq(m.Cells, func(c CellResult) string { return c.System })) > 1
+}
+
+// systemOf names the system a cell's strategy locks against, "" when the strategy cannot be resolved (the run
+// reports that).
+func systemOf(plan Plan, name string) string {
+	st, err := plan.Strategy(name)
+	if err != nil {
+		return ""
+	}
+	sys, err := system.For(st)
+	if err != nil {
+		return ""
+	}
+	return sys.Name()
 }
 
 func uniq(cs []CellResult, f func(CellResult) string) []string {
@@ -285,7 +347,7 @@ func Run(ctx context.Context, plan Plan, onRun func(Cell, Outcome)) (*Matrix, er
 	}
 	m.Cells = make([]CellResult, len(plan.Cells))
 	for i, c := range plan.Cells {
-		m.Cells[i] = CellResult{Cell: c, Runs: make([]Outcome, len(plan.Seeds))}
+		m.Cells[i] = CellResult{Cell: c, System: systemOf(plan, c.Strategy), Runs: make([]Outcome, len(plan.Seeds))}
 	}
 	jobs := make(chan job)
 	var mu sync.Mutex

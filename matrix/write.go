@@ -16,6 +16,9 @@ func (m *Matrix) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	sts := m.Strategies()
 	fmt.Fprintf(&b, "| scenario | %s |\n|---|%s\n", strings.Join(sts, " | "), strings.Repeat("---|", len(sts)))
+	if m.MultiSystem() {
+		fmt.Fprintf(&b, "| *system* | %s |\n", strings.Join(m.Systems(), " | "))
+	}
 	for _, sc := range m.Scenarios() {
 		fmt.Fprintf(&b, "| %s |", sc)
 		for _, st := range sts {
@@ -54,9 +57,9 @@ var htmlTmpl = template.Must(template.New("m").Funcs(template.FuncMap{
 	"class": func(c CellResult) string { return c.Worst() },
 }).Parse(`<!doctype html><html><head><meta charset="utf-8"><title>redlock-harness matrix</title>
 <style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:6px 8px;vertical-align:top}
-td.valid{background:#e6f4ea}td.invalid{background:#fce8e6}td.unknown,td.error{background:#fef7e0}small{color:#555}a{color:#1a0dab}</style></head><body>
+td.valid{background:#e6f4ea}td.invalid{background:#fce8e6}td.unknown,td.error{background:#fef7e0}td.n\/a{background:#f1f3f4;color:#555}small{color:#555}a{color:#1a0dab}</style></head><body>
 <h1>Strategies × scenarios</h1><p>Seeds {{.M.Seeds}}{{if .M.Duration}}, duration {{.M.Duration}}{{end}}; elapsed {{.M.Elapsed}}.</p>
-<table><tr><th>scenario</th>{{range .Strategies}}<th>{{.}}</th>{{end}}</tr>
+<table>{{if .M.MultiSystem}}<tr><th>system</th>{{range .Systems}}<th><small>{{.}}</small></th>{{end}}</tr>{{end}}<tr><th>scenario</th>{{range .Strategies}}<th>{{.}}</th>{{end}}</tr>
 {{range $sc := .Scenarios}}<tr><th>{{$sc}}</th>{{range $st := $.Strategies}}{{with index $.Cells $sc $st}}<td class="{{class .}}"><b>{{.Headline}}</b>{{range .Causes}}<br><small>{{.}}</small>{{end}}<br><small>{{printf "%.0f" .CSPerSec}} cs/s</small><br>{{range .Runs}}{{if .Dir}}<a href="{{rel $.Base .Dir}}/report.html" title="{{.Summary}}">{{.Seed}}</a> {{end}}{{end}}</td>{{else}}<td></td>{{end}}{{end}}</tr>
 {{end}}</table></body></html>`))
 
@@ -72,7 +75,7 @@ func (m *Matrix) WriteHTML(w io.Writer, base string) error {
 		cells[c.Scenario][c.Strategy] = c
 	}
 	return htmlTmpl.Execute(w, map[string]any{
-		"M": m, "Strategies": m.Strategies(), "Scenarios": m.Scenarios(), "Cells": cells, "Base": base,
+		"M": m, "Strategies": m.Strategies(), "Systems": m.Systems(), "Scenarios": m.Scenarios(), "Cells": cells, "Base": base,
 	})
 }
 
