@@ -74,7 +74,11 @@ func (cs memlockClients) Locker(st lock.Strategy, opt lock.Options) (lock.Locker
 	return ms.New(cs, opt), nil
 }
 
+// memlockWarmDelay slows every worker's first ping (the set-up before the run), for the test of the run's clock.
+var memlockWarmDelay atomic.Int64
+
 func (cs memlockClients) Ping(ctx context.Context) error {
+	time.Sleep(time.Duration(memlockWarmDelay.Load()))
 	return system.PingAll(ctx, len(cs), func(ctx context.Context, i int) error {
 		_, err := cs[i].do(ctx, "PING")
 		return err
@@ -434,5 +438,52 @@ faults:
 	_, err = harness.Run(context.Background(), harness.Config{Scenario: sc, Strategy: memlockLock{}, Seed: 1, OutDir: t.TempDir()})
 	if !errors.Is(err, harness.ErrNotApplicable) || !errors.Is(err, harness.ErrSetup) || !strings.Contains(err.Error(), "cannot") {
 		t.Fatalf("got %v; want a setup error that is not applicable, saying what the backend cannot do", err)
+	}
+}
+
+func TestAFaultStrikesAtItsTimeFromTheWorkloadsStartHoweverLongTheSetUpTook(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
+	sc, err := scenarios.Parse("memlock-slow", "memlock-slow.yaml", []byte(`duration: 2s
+groups: 1
+workers: 2
+hold: {min: 5ms, max: 20ms}
+min_critical_sections: 1
+faults:
+  - kind: noted
+    nodes: [n1]
+    note: at 800ms
+    at: 800ms
+    for: 200ms
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	memlockWarmDelay.Store(int64(1500 * time.Millisecond))
+	defer memlockWarmDelay.Store(0)
+	res, err := harness.Run(context.Background(), harness.Config{Scenario: sc, Strategy: memlockLock{}, Seed: 1, OutDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := history.ReadFile(filepath.Join(res.Dir, "history.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, inject := int64(-1), int64(-1)
+	for _, e := range h.Events {
+		if first < 0 && e.Ev == history.EvInvoke {
+			first = e.T
+		}
+		if e.Ev == history.EvFault && e.Phase == history.PhaseInject {
+			inject = e.T
+		}
+	}
+	if first < 0 || inject < 0 {
+		t.Fatalf("no operation (%d) or no injection (%d) in the history", first, inject)
+	}
+	if first > int64(300*time.Millisecond) || inject-first < int64(700*time.Millisecond) {
+		t.Fatalf("first operation at %s, fault injected at %s: want the fault 800ms after the workload's start, after a 1.5s set-up",
+			time.Duration(first), time.Duration(inject))
 	}
 }

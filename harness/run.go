@@ -368,6 +368,7 @@ func (r *runner) writeConfig(dir string, nodes []cluster.Node, links map[string]
 func (r *runner) drive(ctx context.Context, wl *workload.Workload, nem *fault.Nemesis) error {
 	runCtx, stopRun := context.WithCancel(ctx)
 	r.cleanup(stopRun)
+	r.clock.Restart() // the run's time starts with its workload and fault schedule, not with the set-up before them
 	wl.Start(runCtx)
 	nem.Start(runCtx)
 	r.wd.arm(r.total+r.cfg.Grace, fmt.Sprintf("the run did not end within its duration (%s) plus its grace (%s)", r.total, r.cfg.Grace))

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -140,17 +141,32 @@ func (w *Writer) Close() error {
 	return w.err
 }
 
-// Clock is the run's single monotonic time base: nanoseconds since the run started.
-type Clock struct{ base time.Time }
+// Clock is the run's single monotonic time base: nanoseconds since the run started. Copies share their zero, so
+// that Restart moves it for the history, the node record and the resource alike.
+type Clock struct{ base *atomic.Pointer[time.Time] }
 
 // NewClock starts a clock at the current instant.
-func NewClock() Clock { return Clock{base: time.Now()} }
+func NewClock() Clock {
+	c := Clock{base: new(atomic.Pointer[time.Time])}
+	now := time.Now()
+	c.base.Store(&now)
+	return c
+}
+
+// Restart moves the clock's zero to the current instant. A run's set-up (attaching the node record, warming every
+// worker's connections) happens on the clock, before any event is recorded; the run restarts it as its workload
+// and its fault schedule start, so that a fault's `at` counts from the workload's start however long the set-up
+// took.
+func (c Clock) Restart() {
+	now := time.Now()
+	c.base.Store(&now)
+}
 
 // Now is the time since the run's start, in nanoseconds, read from Go's monotonic clock.
-func (c Clock) Now() int64 { return int64(time.Since(c.base)) }
+func (c Clock) Now() int64 { return int64(time.Since(*c.base.Load())) }
 
 // At converts a wall-clock instant (carrying a monotonic reading) to run time.
-func (c Clock) At(t time.Time) int64 { return int64(t.Sub(c.base)) }
+func (c Clock) At(t time.Time) int64 { return int64(t.Sub(*c.base.Load())) }
 
 // Time converts run time back to an instant.
-func (c Clock) Time(ns int64) time.Time { return c.base.Add(time.Duration(ns)) }
+func (c Clock) Time(ns int64) time.Time { return c.base.Load().Add(time.Duration(ns)) }

@@ -24,7 +24,7 @@ const (
 	// is still caught). A seed that is valid, or unknown for another reason, fails the cell: the strategy or the
 	// workload changed, and the cell must be measured again.
 	Stalls = "stalls"
-	// Rare: the strategy was caught violating mutual exclusion on a few seeds only (1 or 2 of 10 when measured).
+	// Rare: the strategy was caught violating mutual exclusion on a few seeds only (1 to 3 of 10 when measured).
 	// The violation is real (a counterexample proves it), but ten seeds cannot tell a harness gone blind from bad
 	// luck, so the gate does not hold the cell to a share of catches: it reports them, and fails the cell only
 	// when a run could not be made or was unknown for another reason than too little work.

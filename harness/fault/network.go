@@ -70,7 +70,7 @@ func (f *latency) Validate(Timing) error {
 func init() {
 	Register(Kind{
 		Name:    "latency",
-		Summary: "slows chosen links (default all) by latency ± jitter in each direction (Toxiproxy latency toxic)",
+		Summary: "slows chosen links (default all) by latency ± jitter in each direction (a toxic on the link's Toxiproxy proxy)",
 		New:     func() Fault { return &latency{} },
 	})
 }
