@@ -248,6 +248,9 @@ func (r *runner) setup(ctx context.Context, env *fault.Env, dir string) (*worklo
 		if ctx.Err() != nil {
 			return nil, nil, fmt.Errorf("run interrupted while its nodes started: %w", context.Canceled)
 		}
+		if errors.Is(err, cluster.ErrUnsupported) {
+			return nil, nil, fmt.Errorf("%w: %w: %v", ErrSetup, ErrNotApplicable, err)
+		}
 		return nil, nil, setupErr(err)
 	}
 	env.Nodes = nodes

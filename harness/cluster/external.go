@@ -102,7 +102,7 @@ func (e *External) Start(ctx context.Context, spec Spec) ([]Node, error) {
 		return nil, fmt.Errorf("external backend: the scenario needs %d nodes, --nodes gives %d", spec.Nodes, len(e.Addrs))
 	}
 	if spec.Replicas || spec.FakeClock || spec.Persistence == "aof-always" {
-		return nil, errors.New("external backend: the scenario needs replicas, a fake clock or a persistence setting of its own, which the harness cannot give servers it does not run")
+		return nil, unsupported("external backend: the scenario needs replicas, a fake clock or a persistence setting of its own, which the harness cannot give servers it does not run")
 	}
 	var nodes []Node
 	for i, a := range e.Addrs[:spec.Nodes] {
