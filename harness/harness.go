@@ -12,7 +12,10 @@ import (
 	"github.com/redlock-harness/redlock-harness/checker"
 	"github.com/redlock-harness/redlock-harness/harness/cluster"
 	"github.com/redlock-harness/redlock-harness/harness/system"
-	_ "github.com/redlock-harness/redlock-harness/harness/system/redis" // the Redis system, every built-in strategy's so far
+	// The built-in systems, so that every program running the harness has them (and the etcd members, which are
+	// this program re-executed, can start from it).
+	_ "github.com/redlock-harness/redlock-harness/harness/system/etcd"
+	_ "github.com/redlock-harness/redlock-harness/harness/system/redis"
 	"github.com/redlock-harness/redlock-harness/lock"
 	"github.com/redlock-harness/redlock-harness/scenarios"
 )

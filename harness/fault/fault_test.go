@@ -110,6 +110,24 @@ func TestAMajorityMinorityPartitionLeavesOneGroupWithTwoNodesAndTheOthersWithThr
 	}
 }
 
+func TestIsolatedGroupsReachNoNodeUntilHealedWhileTheOthersReachEveryNode(t *testing.T) {
+	env := testEnv(t)
+	inj := inject(t, env, "  - kind: partition\n    shape: isolate-group\n    groups: [g1, g3]\n")
+	if len(inj.Targets) != 10 {
+		t.Fatalf("targets %v, want the 10 links of g1 and g3", inj.Targets)
+	}
+	r := reachable(t, env)
+	if len(r["g1"]) != 0 || len(r["g3"]) != 0 || len(r["g2"]) != 5 {
+		t.Fatalf("reachable during the partition: %v", r)
+	}
+	if err := inj.Heal(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if r := reachable(t, env); len(r["g1"]) != 5 || len(r["g3"]) != 5 {
+		t.Fatalf("after heal: %v", r)
+	}
+}
+
 func TestAnIsolatedNodeAnswersNoGroupUntilHealed(t *testing.T) {
 	env := testEnv(t)
 	inj := inject(t, env, "  - kind: partition\n    shape: isolate-node\n    nodes: [n3]\n")

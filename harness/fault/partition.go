@@ -16,6 +16,8 @@ import (
 //
 // Shapes:
 //   - isolate-node: one node (named or drawn) is cut from every client group.
+//   - isolate-group: one client group (named or drawn; or every group named) is cut from every node: its
+//     workers, holders included, reach no node at all.
 //   - majority-minority: the nodes split into a minority (N/2) and a majority; one client group (named or drawn)
 //     sides with the minority and the others with the majority; every link across the split is cut.
 //   - bridge: one node (named or drawn) is shared; the other nodes split in two halves. Odd groups (g1, g3, …) see
@@ -25,7 +27,7 @@ import (
 type partition struct {
 	NodeTargets  `yaml:",inline"`
 	GroupTargets `yaml:",inline"`
-	// Shape is how the links are cut: isolate-node, majority-minority, bridge or random-halves.
+	// Shape is how the links are cut: isolate-node, isolate-group, majority-minority, bridge or random-halves.
 	Shape string `yaml:"shape" json:"shape,omitempty"`
 	// Mode is what happens to the bytes on a cut link: blackhole (default, also drop: they vanish), hold (they are
 	// kept and delivered at the heal) or reset (connections fail as soon as they carry a byte).
@@ -34,72 +36,108 @@ type partition struct {
 
 func (f *partition) Name() string { return "partition" }
 
+// shapes draws, for each shape, the links to cut.
+var shapes = map[string]func(f *partition, env *Env, nodes, groups []string) []string{
+	"isolate-node":      isolateNode,
+	"isolate-group":     isolateGroup,
+	"majority-minority": majorityMinority,
+	"bridge":            bridge,
+	"random-halves":     randomHalves,
+}
+
+// shapeNames lists the shapes, as scenarios name them.
+const shapeNames = "isolate-node, isolate-group, majority-minority, bridge or random-halves"
+
 // cuts returns the links to cut for the drawn shape.
 func (f *partition) cuts(env *Env) ([]string, error) {
-	nodes, groups := env.NodeNames(), env.GroupNames()
+	shape, ok := shapes[f.Shape]
+	if !ok {
+		return nil, fmt.Errorf("unknown partition shape %q", f.Shape)
+	}
+	return shape(f, env, env.NodeNames(), env.GroupNames()), nil
+}
+
+// across cuts every link between a group and a node on different sides.
+func across(nodes, groups []string, side func(string) int) []string {
 	var cut []string
-	switch f.Shape {
-	case "isolate-node":
-		for _, n := range pick(env.Rand, f.Nodes, nodes, 1) {
-			for _, g := range groups {
+	for _, g := range groups {
+		for _, n := range nodes {
+			if side(g) != side(n) {
 				cut = append(cut, netem.LinkName(g, n))
 			}
 		}
-	case "majority-minority":
-		minority := pick(env.Rand, f.Nodes, nodes, len(nodes)/2)
-		minGroups := pick(env.Rand, f.Groups, groups, 1)
-		inMin := map[string]bool{}
-		for _, n := range minority {
-			inMin[n] = true
-		}
-		for _, g := range minGroups {
-			inMin[g] = true
-		}
-		for _, g := range groups {
-			for _, n := range nodes {
-				if inMin[g] != inMin[n] {
-					cut = append(cut, netem.LinkName(g, n))
-				}
-			}
-		}
-	case "bridge":
-		shared := pick(env.Rand, f.Nodes, nodes, 1)[0]
-		var rest []string
-		for _, n := range nodes {
-			if n != shared {
-				rest = append(rest, n)
-			}
-		}
-		half := map[string]int{}
-		for i, n := range rest {
-			half[n] = i * 2 / len(rest)
-		}
-		for gi, g := range groups {
-			for _, n := range rest {
-				if half[n] != gi%2 {
-					cut = append(cut, netem.LinkName(g, n))
-				}
-			}
-		}
-	case "random-halves":
-		side := map[string]int{}
-		for i, j := range env.Rand.Perm(len(nodes)) {
-			side[nodes[j]] = i * 2 / len(nodes)
-		}
-		for i, j := range env.Rand.Perm(len(groups)) {
-			side[groups[j]] = i % 2
-		}
-		for _, g := range groups {
-			for _, n := range nodes {
-				if side[g] != side[n] {
-					cut = append(cut, netem.LinkName(g, n))
-				}
-			}
-		}
-	default:
-		return nil, fmt.Errorf("unknown partition shape %q", f.Shape)
 	}
-	return cut, nil
+	return cut
+}
+
+func isolateNode(f *partition, env *Env, nodes, groups []string) []string {
+	var cut []string
+	for _, n := range pick(env.Rand, f.Nodes, nodes, 1) {
+		for _, g := range groups {
+			cut = append(cut, netem.LinkName(g, n))
+		}
+	}
+	return cut
+}
+
+func isolateGroup(f *partition, env *Env, nodes, groups []string) []string {
+	var cut []string
+	for _, g := range pick(env.Rand, f.Groups, groups, 1) {
+		for _, n := range nodes {
+			cut = append(cut, netem.LinkName(g, n))
+		}
+	}
+	return cut
+}
+
+func majorityMinority(f *partition, env *Env, nodes, groups []string) []string {
+	inMin := map[string]bool{}
+	for _, n := range pick(env.Rand, f.Nodes, nodes, len(nodes)/2) {
+		inMin[n] = true
+	}
+	for _, g := range pick(env.Rand, f.Groups, groups, 1) {
+		inMin[g] = true
+	}
+	return across(nodes, groups, func(x string) int {
+		if inMin[x] {
+			return 1
+		}
+		return 0
+	})
+}
+
+func bridge(f *partition, env *Env, nodes, groups []string) []string {
+	shared := pick(env.Rand, f.Nodes, nodes, 1)[0]
+	var rest []string
+	for _, n := range nodes {
+		if n != shared {
+			rest = append(rest, n)
+		}
+	}
+	half := map[string]int{}
+	for i, n := range rest {
+		half[n] = i * 2 / len(rest)
+	}
+	var cut []string
+	for gi, g := range groups {
+		for _, n := range rest {
+			if half[n] != gi%2 {
+				cut = append(cut, netem.LinkName(g, n))
+			}
+		}
+	}
+	return cut
+}
+
+func randomHalves(_ *partition, env *Env, nodes, groups []string) []string {
+	side := map[string]int{}
+	for i, j := range env.Rand.Perm(len(nodes)) {
+		side[nodes[j]] = i * 2 / len(nodes)
+	}
+	for i, j := range env.Rand.Perm(len(groups)) {
+		side[groups[j]] = i % 2
+	}
+	return across(nodes, groups, func(x string) int { return side[x] })
 }
 
 func (f *partition) Inject(_ context.Context, env *Env) (Injection, error) {
@@ -122,12 +160,12 @@ func partitionCut(mode string) netem.Cut {
 }
 
 func (f *partition) Validate(Timing) error {
-	switch f.Shape {
-	case "isolate-node", "majority-minority", "bridge", "random-halves":
-	case "":
-		return errors.New("partition needs shape: (isolate-node, majority-minority, bridge or random-halves)")
+	switch _, ok := shapes[f.Shape]; {
+	case ok:
+	case f.Shape == "":
+		return errors.New("partition needs shape: (" + shapeNames + ")")
 	default:
-		return fmt.Errorf("unknown partition shape %q (known: isolate-node, majority-minority, bridge, random-halves)", f.Shape)
+		return fmt.Errorf("unknown partition shape %q (known: %s)", f.Shape, shapeNames)
 	}
 	switch f.Mode {
 	case "", "blackhole", "drop", "hold", "reset":
@@ -140,7 +178,7 @@ func (f *partition) Validate(Timing) error {
 func init() {
 	Register(Kind{
 		Name:    "partition",
-		Summary: "cuts links between client groups and nodes; shapes isolate-node, majority-minority, bridge, random-halves; mode blackhole (drop), hold (bytes delivered at the heal) or reset",
+		Summary: "cuts links between client groups and nodes; shapes isolate-node, isolate-group, majority-minority, bridge, random-halves; mode blackhole (drop), hold (bytes delivered at the heal) or reset",
 		New:     func() Fault { return &partition{} },
 	})
 }

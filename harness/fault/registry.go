@@ -111,4 +111,3 @@ func decode(kind string, params *yaml.Node, t Timing) (Fault, error) {
 	}
 	return f, nil
 }
-
