@@ -16,7 +16,11 @@ var (
 )
 
 // token draws a random lock value from the options' source, so that runs replay from their seed.
-func token(o Options) string {
+func token(o Options) string { return Token(o) }
+
+// Token draws a random lock value (32 hex digits) from the options' source, so that runs replay from their seed:
+// every system's strategies draw their owner values with it.
+func Token(o Options) string {
 	b := make([]byte, 16)
 	for i := 0; i < len(b); i += 8 {
 		v := o.Rand.Uint64()
@@ -27,11 +31,14 @@ func token(o Options) string {
 	return hex.EncodeToString(b)
 }
 
-// retry calls try until it succeeds, fails indeterminately, or the retries or ctx run out. try returns
+// retry is Retry, for this package's strategies.
+func retry(ctx context.Context, o Options, try func() (bool, error)) error { return Retry(ctx, o, try) }
+
+// Retry calls try until it succeeds, fails indeterminately, or the retries or ctx run out. try returns
 // (true, nil) on success, (false, nil) when the lock is held by someone else, (_, err) when the outcome is unknown.
 // Between tries it waits a jittered, exponentially backed-off delay (Options.Backoff). It returns ErrNotAcquired
 // when every try found the lock held.
-func retry(ctx context.Context, o Options, try func() (bool, error)) error {
+func Retry(ctx context.Context, o Options, try func() (bool, error)) error {
 	for i := 0; ; i++ {
 		ok, err := try()
 		if err != nil {

@@ -233,8 +233,13 @@ func (o *Options) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// step calls the Step hook at point, when there is one; its error is the caller's indeterminate outcome.
-func (o Options) step(ctx context.Context, point string) error {
+// step is At, for this package's strategies.
+func (o Options) step(ctx context.Context, point string) error { return o.At(ctx, point) }
+
+// At calls the Step hook at point, when there is one: a strategy calls it at each point of its protocol where a
+// client that pauses or dies does harm. Its error (the worker crashed there) is the caller's indeterminate
+// outcome.
+func (o Options) At(ctx context.Context, point string) error {
 	if o.Step == nil {
 		return nil
 	}

@@ -11,7 +11,6 @@ package etcdlock
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -48,59 +47,9 @@ func TTLSeconds(ttl time.Duration) int64 {
 	return max(1, int64(math.Ceil(ttl.Seconds())))
 }
 
-// token draws a random lock value from the options' source, so that runs replay from their seed.
-func token(o lock.Options) string {
-	b := make([]byte, 16)
-	for i := 0; i < len(b); i += 8 {
-		v := o.Rand.Uint64()
-		for j := 0; j < 8 && i+j < len(b); j++ {
-			b[i+j] = byte(v >> (8 * j))
-		}
-	}
-	return hex.EncodeToString(b)
-}
-
-// retry calls try until it succeeds, fails indeterminately, or the retries or ctx run out, waiting
-// Options.Backoff between tries, as the Redis strategies do. try returns (true, nil) on success, (false, nil)
-// when the lock is held by someone else (nothing changed), (_, err) when the outcome is unknown. It returns
-// lock.ErrNotAcquired when every try found the lock held.
-func retry(ctx context.Context, o lock.Options, try func() (bool, error)) error {
-	for i := 0; ; i++ {
-		ok, err := try()
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		if i >= o.Retries {
-			return lock.ErrNotAcquired
-		}
-		t := time.NewTimer(o.Backoff(i))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return lock.ErrNotAcquired
-		case <-t.C:
-		}
-	}
-}
-
 // indeterminate wraps a request's error: the request may or may not have taken effect on the cluster.
 func indeterminate(op string, err error) error {
 	return fmt.Errorf("etcdlock: %s: outcome unknown: %w", op, err)
-}
-
-// step calls the Options.Step hook at point; its error is the caller's indeterminate outcome, as a crashed
-// client's would be.
-func step(ctx context.Context, o lock.Options, point string) error {
-	if o.Step == nil {
-		return nil
-	}
-	if err := o.Step(ctx, point); err != nil {
-		return indeterminate(point, err)
-	}
-	return nil
 }
 
 // members is a worker's way to the cluster: one client per member, of which it uses one at a time, as an etcd

@@ -39,7 +39,7 @@ type leaseTxnLocker struct {
 // Acquire grants a lease and puts the key with it if the key is absent, retrying while the key exists.
 func (l *leaseTxnLocker) Acquire(ctx context.Context, key string) (lock.Lease, error) {
 	var won *leaseTxnLease
-	err := retry(ctx, l.o, func() (bool, error) {
+	err := lock.Retry(ctx, l.o, func() (bool, error) {
 		i, c := l.m.client()
 		s, ok, err := l.try(ctx, c, KeyPrefix+key)
 		if err != nil {
@@ -49,7 +49,7 @@ func (l *leaseTxnLocker) Acquire(ctx context.Context, key string) (lock.Lease, e
 		if !ok {
 			return false, nil
 		}
-		if err := step(ctx, l.o, lock.StepAfterReplies); err != nil {
+		if err := l.o.At(ctx, lock.StepAfterReplies); err != nil {
 			return false, err
 		}
 		won = s
@@ -69,7 +69,7 @@ func (l *leaseTxnLocker) try(ctx context.Context, c *clientv3.Client, key string
 	if err != nil {
 		return nil, false, indeterminate("grant", err)
 	}
-	tok := token(l.o)
+	tok := lock.Token(l.o)
 	r, err := c.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
 		Then(clientv3.OpPut(key, tok, clientv3.WithLease(g.ID))).

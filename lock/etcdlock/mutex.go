@@ -60,7 +60,7 @@ type mutexLocker struct {
 // Acquire takes the lock with TryLock on the worker's session, retrying while it is held.
 func (l *mutexLocker) Acquire(ctx context.Context, key string) (lock.Lease, error) {
 	var won *mutexLease
-	err := retry(ctx, l.o, func() (bool, error) {
+	err := lock.Retry(ctx, l.o, func() (bool, error) {
 		s, err := l.session(ctx)
 		if err != nil {
 			return false, err
@@ -76,7 +76,7 @@ func (l *mutexLocker) Acquire(ctx context.Context, key string) (lock.Lease, erro
 			l.abandon(s)
 			return false, indeterminate("TryLock", err)
 		}
-		if err := step(ctx, l.o, lock.StepAfterReplies); err != nil {
+		if err := l.o.At(ctx, lock.StepAfterReplies); err != nil {
 			return false, err
 		}
 		won = &mutexLease{l: l, s: s, mu: mu}
