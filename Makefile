@@ -30,15 +30,22 @@ PARALLEL ?=
 build:
 	$(GO) build -o $(BIN) ./cmd/redlock-harness
 
-# deps provisions the machine from Debian's packages: redis-server (and redis-benchmark) for the nodes,
-# libfaketime and a C compiler for the clock faults (the harness installs nothing itself). As root it installs
+# deps provisions the machine from Debian's packages: redis-server (and redis-benchmark) for the Redis nodes,
+# postgresql-15 for the PostgreSQL system, libfaketime and a C compiler for the clock faults (the harness installs
+# nothing itself; etcd's members are this program's own, built on etcd's embedded server). As root it installs
 # what is missing; otherwise it prints the command.
 DEPS_MISSING = $(shell command -v redis-server >/dev/null 2>&1 || echo redis-server; \
   { [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1; } || echo libfaketime; \
-  command -v cc >/dev/null 2>&1 || echo gcc)
+  command -v cc >/dev/null 2>&1 || echo gcc; \
+  [ -x /usr/lib/postgresql/15/bin/postgres ] || echo postgresql-15)
+# The packages' install scripts would start their own servers (redis-server on 6379, a PostgreSQL cluster on
+# 5432): a policy-rc.d that refuses every service start keeps them down; the harness runs its own.
 deps:
 	@missing="$(DEPS_MISSING)"; [ -z "$$missing" ] || { \
-	  if [ "$$(id -u)" = 0 ]; then export DEBIAN_FRONTEND=noninteractive; (apt-get install -y $$missing || (apt-get update && apt-get install -y $$missing)); \
+	  if [ "$$(id -u)" = 0 ]; then export DEBIAN_FRONTEND=noninteractive; \
+	    made=; [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; made=1; }; \
+	    (apt-get install -y $$missing || (apt-get update && apt-get install -y $$missing)); rc=$$?; \
+	    [ -z "$$made" ] || rm -f /usr/sbin/policy-rc.d; [ $$rc = 0 ] || exit $$rc; \
 	  else echo "missing: $$missing: run 'sudo apt-get install -y $$missing'"; exit 2; fi; }
 	@$(MAKE) --no-print-directory build >/dev/null && ./$(BIN) setup
 

@@ -15,6 +15,7 @@ import (
 	// The built-in systems, so that every program running the harness has them (and the etcd members, which are
 	// this program re-executed, can start from it).
 	_ "github.com/redlock-harness/redlock-harness/harness/system/etcd"
+	_ "github.com/redlock-harness/redlock-harness/harness/system/postgres"
 	_ "github.com/redlock-harness/redlock-harness/harness/system/redis"
 	"github.com/redlock-harness/redlock-harness/lock"
 	"github.com/redlock-harness/redlock-harness/scenarios"

@@ -1,0 +1,201 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redlock-harness/redlock-harness/checker"
+	"github.com/redlock-harness/redlock-harness/harness"
+	"github.com/redlock-harness/redlock-harness/harness/cluster"
+	"github.com/redlock-harness/redlock-harness/harness/netem"
+	"github.com/redlock-harness/redlock-harness/harness/system"
+	"github.com/redlock-harness/redlock-harness/harness/system/postgres" // the harness does not import the system yet
+	"github.com/redlock-harness/redlock-harness/lock"
+	"github.com/redlock-harness/redlock-harness/lock/pglock"
+	"github.com/redlock-harness/redlock-harness/scenarios"
+)
+
+// stallOneKey is client-stall on one key, so that every stalled holder has contenders: two drawn workers freeze
+// 2.5s (TTL 1s) between their validity check and their write, armed for 2s so that each surely reaches its write
+// meanwhile.
+const stallOneKey = `description: two drawn workers at a time freeze 2.5s between their check and their write; one key
+duration: 8s
+keys: 1
+ttl: 1s
+hold: {min: 20ms, max: 100ms}
+think: {min: 0s, max: 20ms}
+faults:
+  - kind: client-stall
+    count: 2
+    stall: 2.5s
+    at: 1s
+    for: 2s
+    every: 3s
+`
+
+// scenario loads a built-in scenario, or parses stallOneKey when asked for "stall-one-key".
+func scenario(t *testing.T, name string) *scenarios.Scenario {
+	t.Helper()
+	if name == "stall-one-key" {
+		sc, err := scenarios.Parse(name, name+".yaml", []byte(stallOneKey))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sc
+	}
+	sc, err := scenarios.Load(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
+
+// run runs a scenario for d against a registered strategy, stopping at the first violation.
+func run(t *testing.T, name, strategy string, d time.Duration, seed int64) harness.Result {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
+	info, err := lock.Lookup(strategy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := harness.Run(context.Background(), harness.Config{Scenario: scenario(t, name), Strategy: info.Make(), Seed: seed,
+		Duration: d, OutDir: t.TempDir(), StopOnViolation: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s", res.Summary())
+	return res
+}
+
+func TestThePostgresSystemTakesThePglockStrategiesAndNoOther(t *testing.T) {
+	for _, name := range []string{"pg-advisory", "pg-advisory-xact", "pg-for-update", "pg-unique-row", "pg-unique-row-fenced"} {
+		info, err := lock.Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := system.For(info.Make())
+		if err != nil || s.Name() != "postgres" {
+			t.Errorf("%s: system %v, %v", name, s, err)
+		}
+	}
+	if (postgres.System{}).Takes(lock.Lua{}) {
+		t.Error("the postgres system takes a Redis strategy")
+	}
+}
+
+func TestEndToEnd(t *testing.T) {
+	tests := []struct {
+		name               string
+		scenario, strategy string
+		want               checker.Verdict
+		cause              checker.Cause
+	}{
+		{name: "the session lock keeps mutual exclusion when nothing goes wrong",
+			scenario: "baseline", strategy: "pg-advisory", want: checker.Valid},
+		{name: "a restart of its server breaks the session lock: the server forgets it while its holder believes",
+			scenario: "crash-restart-single", strategy: "pg-advisory", want: checker.Invalid, cause: checker.CauseGrantedTwice},
+		{name: "a partition does not break the session lock: the server keeps it until the holder's own client gives up",
+			scenario: "partition-drop", strategy: "pg-advisory", want: checker.Valid},
+		{name: "a holder that stalls past its TTL breaks the lock row: the next holder takes the stale row",
+			scenario: "stall-one-key", strategy: "pg-unique-row", want: checker.Invalid, cause: checker.CauseLeaseOutlived},
+		{name: "the fenced lock row stays safe under the same stalls: the resource refuses the stale token",
+			scenario: "stall-one-key", strategy: "pg-unique-row-fenced", want: checker.Valid},
+		{name: "the session lock stays safe under the same stalls: nothing expires while its connection is open",
+			scenario: "stall-one-key", strategy: "pg-advisory", want: checker.Valid},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := run(t, tc.scenario, tc.strategy, 8*time.Second, 1)
+			if res.Verdict != tc.want || res.Check.Cause != tc.cause {
+				t.Fatalf("%s with %s: %s (cause %q), want %s (cause %q)", tc.scenario, tc.strategy, res.Verdict, res.Check.Cause, tc.want, tc.cause)
+			}
+		})
+	}
+}
+
+// TestADroppedLinkKeepsTheHoldersSessionAndItsLockUntilTheHoldersOwnClientGivesUp shows why a partition does not
+// catch the session lock in this harness: the link is a proxy, which stays the server's TCP peer while it drops
+// the holder's bytes, so the server sees neither an end of stream nor a dead peer (its keepalives are answered by
+// the proxy's kernel) and keeps the session, and the lock, for the whole cut. The session ends only when the
+// holder's own client closes its connection after a round trip that failed: the end of the stream crosses the cut,
+// and another client gets the lock at once, but the holder already knows.
+func TestADroppedLinkKeepsTheHoldersSessionAndItsLockUntilTheHoldersOwnClientGivesUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: not in -short")
+	}
+	ctx := context.Background()
+	b := &postgres.Local{}
+	t.Cleanup(func() { _ = b.Stop(ctx) })
+	nodes, err := b.Start(ctx, cluster.Spec{Nodes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nw, err := netem.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = nw.Close() })
+	link, err := nw.AddLink("g1", "n1", nodes[0].Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(addr string, opts ...lock.Option) lock.Locker {
+		n, err := pglock.NewNode(pglock.NodeConfig{Addr: addr, ConnectTimeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = n.Close() })
+		return pglock.Advisory{}.New([]*pglock.Node{n}, lock.NewOptions(opts...))
+	}
+	holder, other := mk(link.Addr()), mk(nodes[0].Addr, lock.WithRetries(0, 0))
+	la, err := holder.Acquire(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	heal := link.Apply(netem.Effect{Cut: netem.Drop})
+	t.Cleanup(heal)
+	time.Sleep(1500 * time.Millisecond) // longer than any TTL the scenarios use
+	if _, err := other.Acquire(ctx, "k"); !errors.Is(err, lock.ErrNotAcquired) {
+		t.Fatalf("another client during the cut: %v, want ErrNotAcquired: the server keeps the cut-off session", err)
+	}
+	ectx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	err = la.Extend(ectx)
+	cancel()
+	if err == nil || lock.IsDefinite(err) || la.ValidUntil().After(time.Now()) {
+		t.Fatalf("the holder's extend across the cut: %v, valid until %s; want an indeterminate error and no more belief", err, la.ValidUntil())
+	}
+	again := mk(nodes[0].Addr, lock.WithRetries(20, 10*time.Millisecond))
+	if _, err := again.Acquire(ctx, "k"); err != nil {
+		t.Fatalf("another client once the holder gave up, the cut still in force: %v", err)
+	}
+}
+
+func TestScenariosAskingForAClockOrAFailoverAreNotApplicableWithTheReason(t *testing.T) {
+	for _, tc := range []struct{ scenario, want string }{
+		{"clock-jump", "libfaketime"}, {"clock-drift", "libfaketime"}, {"failover-single", "no replica"},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			sc, err := scenarios.Load(tc.scenario)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = harness.Run(context.Background(), harness.Config{Scenario: sc, Strategy: pglock.Advisory{}, Seed: 1, OutDir: t.TempDir()})
+			if !errors.Is(err, harness.ErrNotApplicable) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v; want not applicable, saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestTheDockerBackendIsNotApplicableUntilItIsBuilt(t *testing.T) {
+	_, err := harness.Run(context.Background(), harness.Config{Scenario: scenarios.MustLoad("baseline"), Strategy: pglock.Advisory{},
+		Seed: 1, OutDir: t.TempDir(), BackendName: "docker"})
+	if !errors.Is(err, harness.ErrNotApplicable) || !strings.Contains(err.Error(), "not built yet") {
+		t.Fatalf("got %v; want not applicable, saying the docker backend is not built yet", err)
+	}
+}

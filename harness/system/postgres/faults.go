@@ -1,0 +1,217 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redlock-harness/redlock-harness/harness/cluster"
+)
+
+// proc returns node i and the postmaster serving it now.
+func (l *Local) proc(i int) (*pgNode, *exec.Cmd, chan struct{}, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if i < 0 || i >= len(l.nodes) {
+		return nil, nil, nil, fmt.Errorf("no node %d", i)
+	}
+	n := l.nodes[i]
+	return n, n.cmd, n.done, nil
+}
+
+// exited reports whether a postmaster has exited (its done channel is closed; nil: never started).
+func exited(done chan struct{}) bool {
+	if done == nil {
+		return true
+	}
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Pause implements cluster.Pauser: SIGSTOP to the postmaster first (so that it forks nothing more), then to every
+// process it forked. Stopping the postmaster alone would freeze nothing a client talks to: each connection is
+// served by a backend of its own, which PostgreSQL puts in a session of its own. A node that is down is
+// ErrNodeDown.
+func (l *Local) Pause(_ context.Context, i int) error {
+	n, cmd, done, err := l.proc(i)
+	if err != nil {
+		return err
+	}
+	if exited(done) {
+		return fmt.Errorf("pause %s: %w", n.name, cluster.ErrNodeDown)
+	}
+	err = cmd.Process.Signal(syscall.SIGSTOP)
+	if exited(done) || errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("pause %s: %w", n.name, cluster.ErrNodeDown)
+	}
+	if err != nil {
+		return err
+	}
+	signalAll(children(cmd.Process.Pid), syscall.SIGSTOP)
+	return nil
+}
+
+// Resume implements cluster.Pauser: SIGCONT to the backends, then to the postmaster. A postmaster that has exited
+// since its pause (or a restarted one, never paused) needs nothing.
+func (l *Local) Resume(_ context.Context, i int) error {
+	_, cmd, done, err := l.proc(i)
+	if err != nil {
+		return err
+	}
+	if exited(done) {
+		return nil
+	}
+	signalAll(children(cmd.Process.Pid), syscall.SIGCONT)
+	if err := cmd.Process.Signal(syscall.SIGCONT); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return err
+	}
+	return nil
+}
+
+// Kill implements cluster.Restarter: SIGKILL to the postmaster and every process it forked, with no shutdown
+// and no checkpoint. It returns once they have all exited, so that a restart finds the shared memory free.
+func (l *Local) Kill(_ context.Context, i int) error {
+	_, cmd, done, err := l.proc(i)
+	if err != nil {
+		return err
+	}
+	killTree(cmd, done)
+	return nil
+}
+
+// killTree kills a postmaster and its children: the postmaster is stopped first so that it forks nothing while
+// its children are listed, then everything gets SIGKILL, and the call waits (a few seconds at most) for all of
+// them to exit.
+func killTree(cmd *exec.Cmd, done chan struct{}) {
+	if cmd == nil || cmd.Process == nil || exited(done) {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGSTOP)
+	kids := children(cmd.Process.Pid)
+	signalAll(kids, syscall.SIGKILL)
+	_ = cmd.Process.Kill()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+	}
+	waitGone(kids, 5*time.Second)
+}
+
+// Restart implements cluster.Restarter: the node's server starts again on the same port and data directory,
+// after replaying its WAL (see Local for what a crash kept). The port may linger for a moment after the kill, so
+// the start is tried again for a couple of seconds.
+func (l *Local) Restart(ctx context.Context, i int) (string, error) {
+	n, _, done, err := l.proc(i)
+	if err != nil {
+		return "", err
+	}
+	if !exited(done) {
+		return "", fmt.Errorf("%s is still running", n.name)
+	}
+	// The killed postmaster's pid file would make the new one check whether that pid still runs; it does not.
+	_ = os.Remove(filepath.Join(n.data(), "postmaster.pid"))
+	var last error
+	for range 20 {
+		if last = l.startServer(ctx, n); last == nil {
+			return n.addr(), nil
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return "", last
+}
+
+// PIDs returns the process ids of every running server process, postmasters and the processes they forked, for
+// tests that check nothing is left behind.
+func (l *Local) PIDs() []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []int
+	for _, n := range l.nodes {
+		if n.cmd != nil && !exited(n.done) {
+			out = append(out, n.cmd.Process.Pid)
+			out = append(out, children(n.cmd.Process.Pid)...)
+		}
+	}
+	return out
+}
+
+// Stop implements cluster.Backend: every server is killed with all its processes and the base directory (the
+// template and every node's data) is removed. It is safe to call more than once.
+func (l *Local) Stop(_ context.Context) error {
+	l.mu.Lock()
+	nodes, base := l.nodes, l.base
+	l.nodes, l.base = nil, ""
+	l.mu.Unlock()
+	for _, n := range nodes {
+		killTree(n.cmd, n.done)
+	}
+	if base != "" {
+		return os.RemoveAll(base)
+	}
+	return nil
+}
+
+// SweepStale removes what killed harnesses left: base directories whose owner process is gone, after killing any
+// postgres still serving one of them (Pdeathsig makes that rare). It returns the directories it removed.
+func SweepStale() []string {
+	roots := []string{os.TempDir(), "/tmp"}
+	var stale []string
+	seen := map[string]bool{}
+	for _, root := range roots {
+		dirs, _ := filepath.Glob(filepath.Join(root, dirPrefix+"*"))
+		for _, d := range dirs {
+			b, err := os.ReadFile(filepath.Join(d, ownerFile))
+			if seen[d] || err != nil || ownerAlive(string(b)) {
+				continue
+			}
+			seen[d] = true
+			stale = append(stale, d)
+		}
+	}
+	for _, d := range stale {
+		for _, pid := range serversIn(d) {
+			_ = syscall.Kill(pid, syscall.SIGCONT)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		_ = os.RemoveAll(d)
+	}
+	return stale
+}
+
+// serversIn finds the postgres processes whose data directory (-D) is under dir.
+func serversIn(dir string) []int {
+	procs, _ := os.ReadDir("/proc")
+	var out []int
+	for _, p := range procs {
+		b, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if len(args) == 0 || filepath.Base(args[0]) != "postgres" {
+			continue
+		}
+		for i, a := range args {
+			if a == "-D" && i+1 < len(args) && strings.HasPrefix(args[i+1], dir+string(filepath.Separator)) {
+				var pid int
+				if _, err := fmt.Sscan(p.Name(), &pid); err == nil {
+					out = append(out, pid)
+				}
+			}
+		}
+	}
+	return out
+}
