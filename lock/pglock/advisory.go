@@ -74,14 +74,14 @@ func (l *advisoryLocker) Acquire(ctx context.Context, key string) (lock.Lease, e
 	id := KeyID(key)
 	var start time.Time
 	crashed := false
-	err = retry(ctx, l.opt, func() (bool, error) {
+	err = lock.Retry(ctx, l.opt, func() (bool, error) {
 		start = l.opt.Now()
 		ok, err := queryBool(ctx, c, try, id)
 		if err != nil {
 			return false, indeterminate(try, err)
 		}
 		if ok {
-			err = stepped(ctx, l.opt, lock.StepAfterReplies)
+			err = l.opt.At(ctx, lock.StepAfterReplies)
 			crashed = err != nil
 		}
 		return ok, err

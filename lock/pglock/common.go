@@ -2,7 +2,6 @@ package pglock
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -33,58 +32,9 @@ const SystemName = "postgres"
 // day stands for "no end the protocol states", finite so that reports can print it.
 const SessionBelief = 24 * time.Hour
 
-// stepped calls the Step hook at point; an error aborts the operation as a crashed client would, and is the
-// caller's indeterminate outcome.
-func stepped(ctx context.Context, o lock.Options, point string) error {
-	if o.Step == nil {
-		return nil
-	}
-	if err := o.Step(ctx, point); err != nil {
-		return indeterminate(point, err)
-	}
-	return nil
-}
-
 // indeterminate wraps a command error: the command may or may not have taken effect.
 func indeterminate(op string, err error) error {
 	return fmt.Errorf("pglock: %s: outcome unknown: %w", op, err)
-}
-
-// retry calls try until it succeeds, fails indeterminately, or the retries or ctx run out, waiting the options'
-// backoff between tries, as the Redis strategies' retry does. try returns (true, nil) on success, (false, nil)
-// when the lock is held by someone else. It returns lock.ErrNotAcquired when every try found the lock held.
-func retry(ctx context.Context, o lock.Options, try func() (bool, error)) error {
-	for i := 0; ; i++ {
-		ok, err := try()
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		if i >= o.Retries {
-			return lock.ErrNotAcquired
-		}
-		t := time.NewTimer(o.Backoff(i))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return lock.ErrNotAcquired
-		case <-t.C:
-		}
-	}
-}
-
-// token draws a random owner value from the options' source, so that runs replay from their seed.
-func token(o lock.Options) string {
-	b := make([]byte, 16)
-	for i := 0; i < len(b); i += 8 {
-		v := o.Rand.Uint64()
-		for j := 0; j < 8; j++ {
-			b[i+j] = byte(v >> (8 * j))
-		}
-	}
-	return hex.EncodeToString(b)
 }
 
 // KeyID is the advisory-lock number of a lock key: FNV-1a of the key, so that every client maps a key to the same

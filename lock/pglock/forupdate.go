@@ -53,11 +53,11 @@ func (l *forUpdateLocker) Acquire(ctx context.Context, key string) (lock.Lease, 
 	}
 	var start time.Time
 	crashed := false
-	err = retry(ctx, l.opt, func() (bool, error) {
+	err = lock.Retry(ctx, l.opt, func() (bool, error) {
 		start = l.opt.Now()
 		ok, err := l.try(ctx, c, key)
 		if ok && err == nil {
-			err = stepped(ctx, l.opt, lock.StepAfterReplies)
+			err = l.opt.At(ctx, lock.StepAfterReplies)
 			crashed = err != nil
 		}
 		return ok, err

@@ -66,10 +66,10 @@ type rowLocker struct {
 // Acquire tries the insert, then the takeover of a stale row, until one of them writes the row (retries as the
 // options say). Each statement commits on its own, so an error is indeterminate: the row may be written.
 func (l *rowLocker) Acquire(ctx context.Context, key string) (lock.Lease, error) {
-	owner := token(l.opt)
+	owner := lock.Token(l.opt)
 	var start time.Time
 	var fence int64
-	err := retry(ctx, l.opt, func() (ok bool, err error) {
+	err := lock.Retry(ctx, l.opt, func() (ok bool, err error) {
 		err = withConn(ctx, l.n, func(c *pgx.Conn) error {
 			if err := ensureSchema(ctx, l.n, c, "locks", rowDDL...); err != nil {
 				return err
@@ -86,7 +86,7 @@ func (l *rowLocker) Acquire(ctx context.Context, key string) (lock.Lease, error)
 			return false, indeterminate("acquire", err)
 		}
 		if ok {
-			return true, stepped(ctx, l.opt, lock.StepAfterReplies)
+			return true, l.opt.At(ctx, lock.StepAfterReplies)
 		}
 		return false, nil
 	})
