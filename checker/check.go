@@ -122,7 +122,9 @@ func Check(h *history.History, opts Options) Result {
 	if opts.Nodes != nil {
 		explainOverlaps(&res.Overlap, ix, opts.Nodes)
 		res.NodeRecord = true
-	} else if res.Overlap.Count > 0 {
+	}
+	tellCuts(&res.Overlap, ix.faults)
+	if opts.Nodes == nil && res.Overlap.Count > 0 {
 		res.Notes = append(res.Notes, "no node record: causes are inferred from the clients' beliefs only")
 	}
 	var run *registerRun

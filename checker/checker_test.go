@@ -224,8 +224,31 @@ func TestSummariesGolden(t *testing.T) {
 
 func TestTheSummaryOfAnOverlapNamesWorkersKeyTimesValuesCauseAndFaults(t *testing.T) {
 	r := Check(load(t, "overlap-granted-twice.jsonl"), Options{})
-	want := "invalid: g1w1 and g2w1 overlap on k0 at 0.61s–0.62s (both read 10; granted-twice; faults: partition)"
+	want := "invalid: g1w1 and g2w1 overlap on k0 at 0.61s–0.62s (both read 10; granted-twice: g1w1's group was cut from n1 at 0.59s (partition); " +
+		"the servers let g2w1 take the lock at 0.61s while g1w1 still believed in its own; faults: partition)"
 	eq(t, "summary", r.Summary(), want)
+}
+
+func TestAGrantedTwicePairIsToldTheCutOnlyWhenItsFirstHoldersGroupWasCut(t *testing.T) {
+	ov := Overlap{Cause: CauseGrantedTwice, First: CriticalSection{Worker: "g1w2", ReadAt: time.Second}, Second: CriticalSection{Worker: "g3w1"},
+		From: 2 * time.Second, To: 3 * time.Second}
+	cut := FaultWindow{Name: "partition", Targets: []string{"g1->n1", "g1->n2", "g2->n1"}, Note: "the servers close silent connections after 1s",
+		From: 1500 * time.Millisecond, To: 4 * time.Second}
+	tests := []struct {
+		name   string
+		faults []FaultWindow
+		want   string
+	}{
+		{"a cut of its group in force tells the story with the fault's note", []FaultWindow{cut},
+			"g1w2's group was cut from n1,n2 at 1.50s (partition: the servers close silent connections after 1s); the servers let g3w1 take the lock at 2.00s while g1w2 still believed in its own"},
+		{"a cut of another group tells nothing", []FaultWindow{{Name: "partition", Targets: []string{"g2->n1"}, From: time.Second, To: 4 * time.Second}}, ""},
+		{"a cut healed before its read tells nothing", []FaultWindow{{Name: "partition", Targets: []string{"g1->n1"}, From: 0, To: 500 * time.Millisecond}}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			eq(t, "story", cutStory(tc.faults, ov), tc.want)
+		})
+	}
 }
 
 func TestTheVerdictJSONHasATopLevelVerdictAndEveryChecker(t *testing.T) {

@@ -51,6 +51,18 @@ func explainOverlaps(res *OverlapResult, ix *index, nodes []history.NodeEvent) {
 	}
 }
 
+// tellCuts gives the granted-twice pairs no record explained the story of the cut that separated the first
+// holder from the servers, when one was in force (cutStory): what a system without a record of its own (a
+// database whose server ended a cut-off holder's session) can still be told.
+func tellCuts(res *OverlapResult, faults []FaultWindow) {
+	for i := range res.Overlaps {
+		ov := &res.Overlaps[i]
+		if ov.Cause == CauseGrantedTwice && ov.Story == "" {
+			ov.Story = cutStory(faults, *ov)
+		}
+	}
+}
+
 // grant is a holder's acquire that granted the section: the latest ok acquire of the key by the worker that
 // completed before the section's read.
 func grant(ix *index, worker, key string, read time.Duration) (history.Op, bool) {

@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -13,10 +14,12 @@ import (
 // Violations are reported with the faults active when they happened, and liveness is split inside and outside
 // these windows, because "what broke under which fault" is the question the harness exists to answer.
 type FaultWindow struct {
-	Name    string        `json:"name"`
-	Targets []string      `json:"targets,omitempty"`
-	From    time.Duration `json:"from_ns"`
-	To      time.Duration `json:"to_ns"`
+	Name    string   `json:"name"`
+	Targets []string `json:"targets,omitempty"`
+	// Note is what the fault said of itself when injected (e.g. that the servers give up on silent connections).
+	Note string        `json:"note,omitempty"`
+	From time.Duration `json:"from_ns"`
+	To   time.Duration `json:"to_ns"`
 	// Healed is false when the history has no heal for this fault (a crash, or a fault meant to last): To is then
 	// the end of the history.
 	Healed bool `json:"healed"`
@@ -32,7 +35,7 @@ func faultWindows(evs []history.Event, end int64, notes *[]string) []FaultWindow
 	for _, e := range evs {
 		switch e.Phase {
 		case history.PhaseInject:
-			out = append(out, FaultWindow{Name: e.Name, Targets: e.Targets, From: time.Duration(e.T), To: time.Duration(end)})
+			out = append(out, FaultWindow{Name: e.Name, Targets: e.Targets, Note: e.Note, From: time.Duration(e.T), To: time.Duration(end)})
 			open = append(open, len(out)-1)
 		case history.PhaseHeal:
 			match := -1
@@ -123,4 +126,35 @@ func faultList(names []string) string {
 		return "none"
 	}
 	return strings.Join(names, ", ")
+}
+
+// cutStory tells a granted-twice pair whose first holder's client group was cut off from some node by a fault in
+// force between its read and the overlap's end: the servers let the second holder in while the first, cut off,
+// still believed in its lock. It returns "" when no such cut was in force.
+func cutStory(ws []FaultWindow, ov Overlap) string {
+	group, _, ok := strings.Cut(ov.First.Worker, "w")
+	if !ok {
+		return ""
+	}
+	for _, w := range ws {
+		if w.From > ov.To || w.To < ov.First.ReadAt {
+			continue
+		}
+		var cut []string
+		for _, t := range w.Targets {
+			if g, n, ok := strings.Cut(t, "->"); ok && g == group {
+				cut = append(cut, n)
+			}
+		}
+		if len(cut) == 0 {
+			continue
+		}
+		how := w.Name
+		if w.Note != "" {
+			how += ": " + w.Note
+		}
+		return fmt.Sprintf("%s's group was cut from %s at %s (%s); the servers let %s take the lock at %s while %s still believed in its own",
+			ov.First.Worker, strings.Join(cut, ","), fmtDur(w.From), how, ov.Second.Worker, fmtDur(ov.From), ov.First.Worker)
+	}
+	return ""
 }

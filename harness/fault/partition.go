@@ -32,6 +32,13 @@ type partition struct {
 	// Mode is what happens to the bytes on a cut link: blackhole (default, also drop: they vanish), hold (they are
 	// kept and delivered at the heal) or reset (connections fail as soon as they carry a byte).
 	Mode string `yaml:"mode" json:"mode,omitempty"`
+	// GiveUp, in blackhole or hold mode, is how long the servers wait for a silent client before they close its
+	// connection (their TCP keepalive or tcp_user_timeout): every connection across the cut is closed that long
+	// into it, and the server ends the client's session (PostgreSQL releases its session locks) while the client,
+	// cut off, is told nothing until it next uses the connection. Behind a proxy the servers never see the
+	// silence (the proxy's kernel answers their probes), so the link gives up in their place (netem.Effect.GiveUp).
+	// Zero: the servers wait for as long as the cut lasts.
+	GiveUp Duration `yaml:"give_up" json:"give_up,omitempty"`
 }
 
 func (f *partition) Name() string { return "partition" }
@@ -145,7 +152,11 @@ func (f *partition) Inject(_ context.Context, env *Env) (Injection, error) {
 	if err != nil {
 		return Injection{}, err
 	}
-	return applyToLinks(env, cut, netem.Effect{Cut: partitionCut(f.Mode)})
+	inj, err := applyToLinks(env, cut, netem.Effect{Cut: partitionCut(f.Mode), GiveUp: f.GiveUp.D()})
+	if f.GiveUp > 0 {
+		inj.Note = fmt.Sprintf("the servers close silent connections after %s", f.GiveUp.D())
+	}
+	return inj, err
 }
 
 // partitionCut is what a partition mode does to the bytes on a cut link.
@@ -172,13 +183,16 @@ func (f *partition) Validate(Timing) error {
 	default:
 		return fmt.Errorf("unknown partition mode %q (known: blackhole (or drop), hold, reset)", f.Mode)
 	}
+	if f.GiveUp < 0 || (f.GiveUp > 0 && f.Mode == "reset") {
+		return errors.New("partition: give_up applies to blackhole and hold modes (a reset fails connections at once)")
+	}
 	return nil
 }
 
 func init() {
 	Register(Kind{
 		Name:    "partition",
-		Summary: "cuts links between client groups and nodes; shapes isolate-node, isolate-group, majority-minority, bridge, random-halves; mode blackhole (drop), hold (bytes delivered at the heal) or reset",
+		Summary: "cuts links between client groups and nodes; shapes isolate-node, isolate-group, majority-minority, bridge, random-halves; mode blackhole (drop), hold (bytes delivered at the heal) or reset; give_up: the servers close silent clients' connections after that long",
 		New:     func() Fault { return &partition{} },
 	})
 }

@@ -47,6 +47,14 @@ func (c Cut) String() string {
 type Effect struct {
 	Latency, Jitter time.Duration
 	Cut             Cut
+	// GiveUp, with a Hold or Drop cut, closes every connection of the link once the cut has been in force that
+	// long, and any connection made after that while it lasts: what a server does when its TCP keepalive probes or
+	// its tcp_user_timeout go unanswered across a real partition. Behind a proxy the server never sees that
+	// silence (the proxy's kernel answers its probes), so the link gives up in its place. The server then ends
+	// the client's session (PostgreSQL releases its session locks); the client's side is closed too, and the
+	// client learns it at its next use of the connection, sooner than across a real partition, where it would wait
+	// for its own timeout. Zero: the server never gives up.
+	GiveUp time.Duration
 }
 
 // SendBound is how long bytes that are due may wait for the far side of a link to take them before the
@@ -60,7 +68,7 @@ const SendBound = 5 * time.Second
 // of state that cannot block.
 type control struct {
 	mu      sync.Mutex
-	effects map[uint64]Effect
+	effects map[uint64]applied
 	next    uint64
 	changed chan struct{} // closed at every change, then replaced
 	closed  bool
@@ -68,8 +76,14 @@ type control struct {
 	id      string // its key in controls
 }
 
+// applied is an effect and when it was put in force.
+type applied struct {
+	Effect
+	at time.Time
+}
+
 func newControl(seed uint64) *control {
-	return &control{effects: map[uint64]Effect{}, changed: make(chan struct{}), rng: rand.New(rand.NewPCG(seed, 0x6e6574656d))}
+	return &control{effects: map[uint64]applied{}, changed: make(chan struct{}), rng: rand.New(rand.NewPCG(seed, 0x6e6574656d))}
 }
 
 // state is a control's effects folded into one, with the channel that signals the next change.
@@ -78,6 +92,8 @@ type state struct {
 	cut             Cut
 	closed          bool
 	changed         <-chan struct{}
+	// giveUpAt is when the earliest cut with a GiveUp closes the link's connections; zero when none does.
+	giveUpAt time.Time
 }
 
 func (c *control) state() state {
@@ -88,6 +104,11 @@ func (c *control) state() state {
 		s.latency += e.Latency
 		s.jitter += e.Jitter
 		s.cut = max(s.cut, e.Cut)
+		if e.GiveUp > 0 && (e.Cut == Hold || e.Cut == Drop) {
+			if at := e.at.Add(e.GiveUp); s.giveUpAt.IsZero() || at.Before(s.giveUpAt) {
+				s.giveUpAt = at
+			}
+		}
 	}
 	return s
 }
@@ -115,7 +136,7 @@ func (c *control) add(e Effect) func() {
 	defer c.mu.Unlock()
 	c.next++
 	id := c.next
-	c.effects[id] = e
+	c.effects[id] = applied{Effect: e, at: time.Now()}
 	c.signal()
 	var once sync.Once
 	return func() {

@@ -61,14 +61,17 @@ type pipe struct {
 	timer *time.Timer
 	// stuckSince is when the head chunk, due, started waiting for the next stage to take it (zero: not waiting).
 	stuckSince time.Time
+	// giveUp wakes a turn when a cut's GiveUp closes the connection; it is stopped between turns.
+	giveUp *time.Timer
 }
 
 // turn is what one turn of the loop waits on besides the input, the interrupt and a change of state: the head
 // chunk to hand over on out (a nil out sends nothing) and the timer's channel when the head has a deadline.
 type turn struct {
-	out  chan<- *stream.StreamChunk
-	head *stream.StreamChunk
-	wake <-chan time.Time
+	out    chan<- *stream.StreamChunk
+	head   *stream.StreamChunk
+	wake   <-chan time.Time
+	giveUp <-chan time.Time
 }
 
 // outcome says how the loop goes on after planning a turn.
@@ -86,13 +89,20 @@ func (p *pipe) run() {
 	p.timer = time.NewTimer(time.Hour)
 	p.timer.Stop()
 	defer p.timer.Stop()
+	p.giveUp = time.NewTimer(time.Hour)
+	p.giveUp.Stop()
+	defer p.giveUp.Stop()
 	for {
 		st := p.c.state()
-		if st.closed || (p.tainted && st.cut != Drop) {
+		if st.closed || (p.tainted && st.cut != Drop) || p.givenUp(st) {
 			p.kill()
 			return
 		}
 		t, o := p.plan(st)
+		if !st.giveUpAt.IsZero() {
+			p.giveUp.Reset(time.Until(st.giveUpAt))
+			t.giveUp = p.giveUp.C
+		}
 		switch o {
 		case ended:
 			return
@@ -104,6 +114,11 @@ func (p *pipe) run() {
 		}
 		p.disarm()
 	}
+}
+
+// givenUp says a cut's GiveUp has come: the server side has given up on the connection.
+func (p *pipe) givenUp(st state) bool {
+	return !st.giveUpAt.IsZero() && !time.Now().Before(st.giveUpAt)
 }
 
 // plan decides what the head of the queue does this turn under state st: wait for its due time, end the
@@ -121,6 +136,9 @@ func (p *pipe) plan(st state) (turn, outcome) {
 		case st.cut == Reset: // a connection with bytes in flight is reset
 			p.kill()
 			return t, ended
+		case q.chunk == nil && st.cut == Drop:
+			// The FIN is lost in the blackhole like any segment, and retransmitted once it heals: the far side
+			// sees the connection end only then (or the connection is closed at the heal, having lost bytes).
 		case q.chunk == nil: // the end of the stream, after everything before it
 			p.stub.Close()
 			return t, ended
@@ -161,6 +179,7 @@ func (p *pipe) await(st state, t turn) bool {
 			return false
 		}
 	case <-st.changed:
+	case <-t.giveUp: // the next turn closes the connection
 	}
 	return true
 }
@@ -193,10 +212,12 @@ func (p *pipe) take(st state, chunk *stream.StreamChunk, ok bool) bool {
 
 // disarm stops the timer and drains a tick it may already have sent, so the next turn starts with a quiet timer.
 func (p *pipe) disarm() {
-	if !p.timer.Stop() {
-		select {
-		case <-p.timer.C:
-		default:
+	for _, t := range []*time.Timer{p.timer, p.giveUp} {
+		if !t.Stop() {
+			select {
+			case <-t.C:
+			default:
+			}
 		}
 	}
 }
