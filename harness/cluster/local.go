@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -78,8 +77,7 @@ type localNode struct {
 	name string
 	port int
 	dir  string
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc *Proc // the process serving the node now; nil before its first start
 	// follow is, for a replica, the address it replicates from (its link to the primary); empty for a primary.
 	follow string
 	// clock is the process's fake wall clock, nil without Spec.FakeClock.
@@ -306,7 +304,6 @@ func (l *Local) startNode(ctx context.Context, n *localNode) error {
 		args = append(args, "--replicaof", host, p)
 	}
 	cmd := exec.Command(l.Binary, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if clock != nil {
 		// The offset in force carries over to a restarted process.
 		if err := clock.Prepare(); err != nil {
@@ -316,20 +313,19 @@ func (l *Local) startNode(ctx context.Context, n *localNode) error {
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
+	proc, err := StartProc(cmd, nil)
+	if err != nil {
 		return err
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
 	l.mu.Lock()
-	n.cmd, n.done = cmd, done
+	n.proc = proc
 	l.mu.Unlock()
-	err := waitReady(ctx, addr, done)
+	err = waitReady(ctx, addr, proc.Done())
 	if err == nil && clock != nil {
 		err = clock.Calibrate(ctx, addr)
 	}
 	if err != nil {
-		killWait(cmd, done)
+		proc.Kill()
 		logTail, _ := os.ReadFile(logFile)
 		if len(logTail) > 600 {
 			logTail = logTail[len(logTail)-600:]
@@ -404,18 +400,6 @@ func waitSynced(ctx context.Context, addr string) error {
 	}
 }
 
-func killWait(cmd *exec.Cmd, done <-chan struct{}) {
-	if cmd == nil || cmd.Process == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGCONT) // a paused process must be able to die
-	_ = cmd.Process.Kill()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-	}
-}
-
 func (l *Local) node(i int) (*localNode, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -425,74 +409,57 @@ func (l *Local) node(i int) (*localNode, error) {
 	return l.nodes[i], nil
 }
 
-// proc returns the process serving node i now.
-func (l *Local) proc(i int) (*localNode, *exec.Cmd, chan struct{}, error) {
+// proc returns node i and the process serving it now.
+func (l *Local) proc(i int) (*localNode, *Proc, error) {
 	n, err := l.node(i)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return n, n.cmd, n.done, nil
+	if n.proc == nil {
+		return nil, nil, fmt.Errorf("%s: %w", n.name, ErrNodeDown)
+	}
+	return n, n.proc, nil
 }
 
 // Pause implements Pauser with SIGSTOP.
 func (l *Local) Pause(_ context.Context, i int) error {
-	n, cmd, done, err := l.proc(i)
+	n, p, err := l.proc(i)
 	if err != nil {
 		return err
 	}
-	err = cmd.Process.Signal(syscall.SIGSTOP)
-	if exited(done) || errors.Is(err, os.ErrProcessDone) { // down before the signal, or it died just now
-		return fmt.Errorf("pause %s: %w", n.name, ErrNodeDown)
-	}
-	return err
+	return p.Pause(n.name)
 }
 
 // Resume implements Pauser with SIGCONT. A process that has exited since its pause has nothing to resume; a
 // restarted one was never paused, and SIGCONT leaves it as it is.
 func (l *Local) Resume(_ context.Context, i int) error {
-	_, cmd, done, err := l.proc(i)
+	_, p, err := l.proc(i)
 	if err != nil {
 		return err
 	}
-	if exited(done) {
-		return nil
-	}
-	if err := cmd.Process.Signal(syscall.SIGCONT); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return err
-	}
-	return nil
-}
-
-// exited reports whether a node's process has exited (its done channel is closed).
-func exited(done chan struct{}) bool {
-	select {
-	case <-done:
-		return true
-	default:
-		return false
-	}
+	return p.Resume()
 }
 
 // Kill implements Restarter with SIGKILL: no shutdown, no final save.
 func (l *Local) Kill(_ context.Context, i int) error {
-	_, cmd, done, err := l.proc(i)
+	_, p, err := l.proc(i)
 	if err != nil {
 		return err
 	}
-	killWait(cmd, done)
+	p.Kill()
 	return nil
 }
 
 // Restart implements Restarter: the node comes back on the same port and directory, with whatever its
 // persistence settings kept, and under a fake clock the same offset from real time it had.
 func (l *Local) Restart(ctx context.Context, i int) (string, error) {
-	n, _, done, err := l.proc(i)
+	n, p, err := l.proc(i)
 	if err != nil {
 		return "", err
 	}
-	if !exited(done) {
+	if !p.Exited() {
 		return "", fmt.Errorf("%s is still running", n.name)
 	}
 	var last error
@@ -641,9 +608,9 @@ func (l *Local) Failover(ctx context.Context, i int) (string, error) {
 		return "", err
 	}
 	l.mu.Lock()
-	r, cmd, done := n.replica, n.cmd, n.done
+	r, proc := n.replica, n.proc
 	l.mu.Unlock()
-	killWait(cmd, done)
+	proc.Kill()
 	c := redis.NewClient(&redis.Options{Addr: r.addr(), MaxRetries: -1})
 	err = c.Do(ctx, "REPLICAOF", "NO", "ONE").Err()
 	c.Close()
@@ -651,8 +618,8 @@ func (l *Local) Failover(ctx context.Context, i int) (string, error) {
 		return "", fmt.Errorf("promote %s: %w", r.name, err)
 	}
 	l.mu.Lock()
-	l.retired = append(l.retired, &localNode{name: n.name, dir: n.dir, cmd: n.cmd, done: n.done})
-	n.port, n.dir, n.cmd, n.done, n.clock = r.port, r.dir, r.cmd, r.done, r.clock
+	l.retired = append(l.retired, &localNode{name: n.name, dir: n.dir, proc: n.proc})
+	n.port, n.dir, n.proc, n.clock = r.port, r.dir, r.proc, r.clock
 	n.replica, n.replErr = nil, nil
 	ready := make(chan struct{})
 	n.replReady = ready
@@ -697,7 +664,7 @@ func (l *Local) replaceReplica(ctx context.Context, n *localNode, link *netem.Li
 	}
 	n.replErr = err
 	if r != nil {
-		killWait(r.cmd, r.done)
+		r.proc.Kill()
 		_ = os.RemoveAll(r.dir)
 	}
 }
@@ -708,12 +675,8 @@ func (l *Local) PIDs() []int {
 	defer l.mu.Unlock()
 	var out []int
 	for _, n := range l.all() {
-		if n.cmd != nil && n.cmd.Process != nil {
-			select {
-			case <-n.done:
-			default:
-				out = append(out, n.cmd.Process.Pid)
-			}
+		if n.proc != nil && !n.proc.Exited() {
+			out = append(out, n.proc.PID())
 		}
 	}
 	return out
@@ -746,7 +709,7 @@ func (l *Local) Stop(_ context.Context) error {
 	l.nodes, l.retired, l.repl = nil, nil, nil
 	l.mu.Unlock()
 	for _, n := range procs {
-		killWait(n.cmd, n.done)
+		n.proc.Kill()
 	}
 	if repl != nil {
 		_ = repl.Close()

@@ -19,8 +19,8 @@ func trackLocal(_ *testing.T, b Backend, _ []Node) ([]string, func() []string) {
 	var dirs []string
 	l.mu.Lock()
 	for _, n := range l.all() {
-		if n.cmd != nil && n.cmd.Process != nil {
-			pids = append(pids, n.cmd.Process.Pid)
+		if n.proc != nil {
+			pids = append(pids, n.proc.PID())
 		}
 		if n.dir != "" {
 			dirs = append(dirs, n.dir)

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
-	"syscall"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -16,66 +14,44 @@ import (
 )
 
 // proc returns member i and its current process.
-func (l *Local) proc(i int) (*member, *exec.Cmd, chan struct{}, error) {
+func (l *Local) proc(i int) (*member, *cluster.Proc, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if i < 0 || i >= len(l.members) || l.members[i].cmd == nil {
-		return nil, nil, nil, fmt.Errorf("no member %d", i)
+	if i < 0 || i >= len(l.members) || l.members[i].proc == nil {
+		return nil, nil, fmt.Errorf("no member %d", i)
 	}
 	m := l.members[i]
-	return m, m.cmd, m.done, nil
+	return m, m.proc, nil
 }
 
 // Pause implements cluster.Pauser with SIGSTOP: the member stops answering its clients and its peers, its
 // connections stay open, and what they send waits in the sockets until Resume.
 func (l *Local) Pause(_ context.Context, i int) error {
-	m, cmd, done, err := l.proc(i)
+	m, p, err := l.proc(i)
 	if err != nil {
 		return err
 	}
-	err = cmd.Process.Signal(syscall.SIGSTOP)
-	if isDone(done) || errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("pause %s: %w", m.cfg.Name, cluster.ErrNodeDown)
-	}
-	return err
+	return p.Pause(m.cfg.Name)
 }
 
 // Resume implements cluster.Pauser with SIGCONT. A member that has exited since its pause has nothing to resume;
 // a restarted one was never paused.
 func (l *Local) Resume(_ context.Context, i int) error {
-	_, cmd, done, err := l.proc(i)
+	_, p, err := l.proc(i)
 	if err != nil {
 		return err
 	}
-	if isDone(done) {
-		return nil
-	}
-	if err := cmd.Process.Signal(syscall.SIGCONT); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return err
-	}
-	return nil
+	return p.Resume()
 }
 
 // Kill implements cluster.Restarter with SIGKILL: no shutdown; the member's data stay in its directory.
 func (l *Local) Kill(_ context.Context, i int) error {
-	_, cmd, done, err := l.proc(i)
+	_, p, err := l.proc(i)
 	if err != nil {
 		return err
 	}
-	killWait(cmd, done)
+	p.Kill()
 	return nil
-}
-
-func killWait(cmd *exec.Cmd, done chan struct{}) {
-	if cmd == nil || cmd.Process == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGCONT) // a paused process must be able to die
-	_ = cmd.Process.Kill()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-	}
 }
 
 // Restart implements cluster.Restarter: the member comes back on the same ports with its data, and rejoins the
@@ -83,11 +59,11 @@ func killWait(cmd *exec.Cmd, done chan struct{}) {
 // clients only after it has published itself through the leader, and with a majority of the members down there is
 // none until others come back.
 func (l *Local) Restart(ctx context.Context, i int) (string, error) {
-	m, _, done, err := l.proc(i)
+	m, p, err := l.proc(i)
 	if err != nil {
 		return "", err
 	}
-	if !isDone(done) {
+	if !p.Exited() {
 		return "", fmt.Errorf("%s is still running", m.cfg.Name)
 	}
 	var last error
@@ -96,8 +72,9 @@ func (l *Local) Restart(ctx context.Context, i int) (string, error) {
 			if last = l.waitListening(ctx, m, 10*time.Second); last == nil {
 				return m.cfg.Client, nil
 			}
-			_, cmd, done, _ := l.proc(i)
-			killWait(cmd, done)
+			if _, p, err := l.proc(i); err == nil {
+				p.Kill()
+			}
 		}
 		if ctx.Err() != nil {
 			return "", ctx.Err()
@@ -117,9 +94,9 @@ func (l *Local) waitListening(ctx context.Context, m *member, within time.Durati
 			return nil
 		}
 		l.mu.Lock()
-		done := m.done
+		p := m.proc
 		l.mu.Unlock()
-		if isDone(done) {
+		if p != nil && p.Exited() {
 			return fmt.Errorf("%s exited: %s", m.cfg.Name, tail(m.cfg))
 		}
 		if ctx.Err() != nil {
@@ -216,8 +193,8 @@ func (l *Local) PIDs() []int {
 	defer l.mu.Unlock()
 	var out []int
 	for _, m := range l.members {
-		if m.cmd != nil && m.cmd.Process != nil && !isDone(m.done) {
-			out = append(out, m.cmd.Process.Pid)
+		if m.proc != nil && !m.proc.Exited() {
+			out = append(out, m.proc.PID())
 		}
 	}
 	return out
@@ -242,7 +219,7 @@ func (l *Local) Stop(_ context.Context) error {
 	l.members, l.admin, l.peers = nil, nil, nil
 	l.mu.Unlock()
 	for _, m := range ms {
-		killWait(m.cmd, m.done)
+		m.proc.Kill()
 	}
 	for _, c := range admin {
 		_ = c.Close()

@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -60,8 +59,7 @@ type Local struct {
 type member struct {
 	cfg  memberConfig
 	id   types.ID
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc *cluster.Proc // the member's process now; nil before its first start
 }
 
 var (
@@ -261,9 +259,9 @@ func (l *Local) startOnFreePorts(ctx context.Context, m *member) error {
 			return nil
 		}
 		l.mu.Lock()
-		cmd, done := m.cmd, m.done
+		p := m.proc
 		l.mu.Unlock()
-		killWait(cmd, done)
+		p.Kill()
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -289,14 +287,12 @@ func (l *Local) spawn(m *member) error {
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), MemberEnv+"="+string(raw))
 	cmd.Stderr = stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	p, err := cluster.StartProc(cmd, nil)
+	if err != nil {
 		return fmt.Errorf("start %s: %w", m.cfg.Name, err)
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
 	l.mu.Lock()
-	m.cmd, m.done = cmd, done
+	m.proc = p
 	l.mu.Unlock()
 	return nil
 }
@@ -363,20 +359,11 @@ func (l *Local) exited() *member {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, m := range l.members {
-		if m.done != nil && isDone(m.done) {
+		if m.proc != nil && m.proc.Exited() {
 			return m
 		}
 	}
 	return nil
-}
-
-func isDone(done chan struct{}) bool {
-	select {
-	case <-done:
-		return true
-	default:
-		return false
-	}
 }
 
 // tail is the end of a member's stderr and log, for an error message.

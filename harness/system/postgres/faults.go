@@ -2,10 +2,8 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -15,27 +13,17 @@ import (
 )
 
 // proc returns node i and the postmaster serving it now.
-func (l *Local) proc(i int) (*pgNode, *exec.Cmd, chan struct{}, error) {
+func (l *Local) proc(i int) (*pgNode, *cluster.Proc, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if i < 0 || i >= len(l.nodes) {
-		return nil, nil, nil, fmt.Errorf("no node %d", i)
+		return nil, nil, fmt.Errorf("no node %d", i)
 	}
 	n := l.nodes[i]
-	return n, n.cmd, n.done, nil
-}
-
-// exited reports whether a postmaster has exited (its done channel is closed; nil: never started).
-func exited(done chan struct{}) bool {
-	if done == nil {
-		return true
+	if n.proc == nil {
+		return nil, nil, fmt.Errorf("%s: %w", n.name, cluster.ErrNodeDown)
 	}
-	select {
-	case <-done:
-		return true
-	default:
-		return false
-	}
+	return n, n.proc, nil
 }
 
 // Pause implements cluster.Pauser: SIGSTOP to the postmaster first (so that it forks nothing more), then to every
@@ -43,79 +31,43 @@ func exited(done chan struct{}) bool {
 // served by a backend of its own, which PostgreSQL puts in a session of its own. A node that is down is
 // ErrNodeDown.
 func (l *Local) Pause(_ context.Context, i int) error {
-	n, cmd, done, err := l.proc(i)
+	n, p, err := l.proc(i)
 	if err != nil {
 		return err
 	}
-	if exited(done) {
-		return fmt.Errorf("pause %s: %w", n.name, cluster.ErrNodeDown)
-	}
-	err = cmd.Process.Signal(syscall.SIGSTOP)
-	if exited(done) || errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("pause %s: %w", n.name, cluster.ErrNodeDown)
-	}
-	if err != nil {
-		return err
-	}
-	signalAll(children(cmd.Process.Pid), syscall.SIGSTOP)
-	return nil
+	return p.Pause(n.name)
 }
 
 // Resume implements cluster.Pauser: SIGCONT to the backends, then to the postmaster. A postmaster that has exited
 // since its pause (or a restarted one, never paused) needs nothing.
 func (l *Local) Resume(_ context.Context, i int) error {
-	_, cmd, done, err := l.proc(i)
+	_, p, err := l.proc(i)
 	if err != nil {
 		return err
 	}
-	if exited(done) {
-		return nil
-	}
-	signalAll(children(cmd.Process.Pid), syscall.SIGCONT)
-	if err := cmd.Process.Signal(syscall.SIGCONT); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return err
-	}
-	return nil
+	return p.Resume()
 }
 
 // Kill implements cluster.Restarter: SIGKILL to the postmaster and every process it forked, with no shutdown
 // and no checkpoint. It returns once they have all exited, so that a restart finds the shared memory free.
 func (l *Local) Kill(_ context.Context, i int) error {
-	_, cmd, done, err := l.proc(i)
+	_, p, err := l.proc(i)
 	if err != nil {
 		return err
 	}
-	killTree(cmd, done)
+	p.Kill()
 	return nil
-}
-
-// killTree kills a postmaster and its children: the postmaster is stopped first so that it forks nothing while
-// its children are listed, then everything gets SIGKILL, and the call waits (a few seconds at most) for all of
-// them to exit.
-func killTree(cmd *exec.Cmd, done chan struct{}) {
-	if cmd == nil || cmd.Process == nil || exited(done) {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGSTOP)
-	kids := children(cmd.Process.Pid)
-	signalAll(kids, syscall.SIGKILL)
-	_ = cmd.Process.Kill()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-	}
-	waitGone(kids, 5*time.Second)
 }
 
 // Restart implements cluster.Restarter: the node's server starts again on the same port and data directory,
 // after replaying its WAL (see Local for what a crash kept). The port may linger for a moment after the kill, so
 // the start is tried again for a couple of seconds.
 func (l *Local) Restart(ctx context.Context, i int) (string, error) {
-	n, _, done, err := l.proc(i)
+	n, p, err := l.proc(i)
 	if err != nil {
 		return "", err
 	}
-	if !exited(done) {
+	if !p.Exited() {
 		return "", fmt.Errorf("%s is still running", n.name)
 	}
 	// The killed postmaster's pid file would make the new one check whether that pid still runs; it does not.
@@ -140,9 +92,9 @@ func (l *Local) PIDs() []int {
 	defer l.mu.Unlock()
 	var out []int
 	for _, n := range l.nodes {
-		if n.cmd != nil && !exited(n.done) {
-			out = append(out, n.cmd.Process.Pid)
-			out = append(out, children(n.cmd.Process.Pid)...)
+		if n.proc != nil && !n.proc.Exited() {
+			out = append(out, n.proc.PID())
+			out = append(out, children(n.proc.PID())...)
 		}
 	}
 	return out
@@ -156,7 +108,7 @@ func (l *Local) Stop(_ context.Context) error {
 	l.nodes, l.base = nil, ""
 	l.mu.Unlock()
 	for _, n := range nodes {
-		killTree(n.cmd, n.done)
+		n.proc.Kill()
 	}
 	if base != "" {
 		return os.RemoveAll(base)

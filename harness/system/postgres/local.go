@@ -67,8 +67,7 @@ type pgNode struct {
 	name string
 	port int
 	dir  string
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the postmaster has exited
+	proc *cluster.Proc // the postmaster now, with the backends it forked as its kin; nil before its first start
 }
 
 func (n *pgNode) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(n.port)) }
@@ -237,20 +236,20 @@ func (l *Local) startServer(ctx context.Context, n *pgNode) error {
 	server, cred, args := l.server, l.cred, serverArgs(n, l.syncCommit)
 	l.mu.Unlock()
 	cmd := exec.Command(server, args...)
-	// Setpgid keeps the postmaster out of the harness's process group (a Ctrl-C in the terminal is the
-	// harness's to handle); its children make sessions of their own anyway (see children).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true, Credential: cred}
+	// StartProc's process group keeps the postmaster out of the harness's (a Ctrl-C in the terminal is the
+	// harness's to handle); its children make sessions of their own (setsid), so they are its kin: paused,
+	// resumed and killed with it (see children).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
+	proc, err := cluster.StartProc(cmd, children)
+	if err != nil {
 		return err
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
 	l.mu.Lock()
-	n.cmd, n.done = cmd, done
+	n.proc = proc
 	l.mu.Unlock()
-	if err := waitReady(ctx, n.addr(), done); err != nil {
-		killTree(cmd, done)
+	if err := waitReady(ctx, n.addr(), proc.Done()); err != nil {
+		proc.Kill()
 		b, _ := os.ReadFile(logPath)
 		return fmt.Errorf("%v (port %d): %s", err, n.port, tail(b))
 	}

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 )
 
 // DefaultBinDir is where Debian's postgresql-15 package puts the server binaries (they are not on PATH).
@@ -118,23 +117,6 @@ func procStat(pid int) (ppid int, state string, ok bool) {
 func alive(pid int) bool {
 	_, state, ok := procStat(pid)
 	return ok && state != "Z"
-}
-
-// waitGone waits up to within for every pid to exit.
-func waitGone(pids []int, within time.Duration) {
-	deadline := time.Now().Add(within)
-	for _, p := range pids {
-		for alive(p) && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-}
-
-// signalAll sends sig to every pid, ignoring those already gone.
-func signalAll(pids []int, sig syscall.Signal) {
-	for _, p := range pids {
-		_ = syscall.Kill(p, sig)
-	}
 }
 
 // ownerAlive reports whether the process an owner tag ("pid:starttime", cluster.OwnerTag) names still runs. A
