@@ -99,7 +99,7 @@ func TestEndToEnd(t *testing.T) {
 			scenario: "baseline", strategy: "pg-advisory", want: checker.Valid},
 		{name: "a restart of its server breaks the session lock: the server forgets it while its holder believes",
 			scenario: "crash-restart-single", strategy: "pg-advisory", want: checker.Invalid, cause: checker.CauseGrantedTwice},
-		{name: "a partition does not break the session lock: the server keeps it until the holder's own client gives up",
+		{name: "a partition does not break the session lock: the server keeps it for the whole cut",
 			scenario: "partition-drop", strategy: "pg-advisory", want: checker.Valid},
 		{name: "a holder that stalls past its TTL breaks the lock row: the next holder takes the stale row",
 			scenario: "stall-one-key", strategy: "pg-unique-row", want: checker.Invalid, cause: checker.CauseLeaseOutlived},
@@ -118,13 +118,13 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
-// TestADroppedLinkKeepsTheHoldersSessionAndItsLockUntilTheHoldersOwnClientGivesUp shows why a partition does not
-// catch the session lock in this harness: the link is a proxy, which stays the server's TCP peer while it drops
-// the holder's bytes, so the server sees neither an end of stream nor a dead peer (its keepalives are answered by
-// the proxy's kernel) and keeps the session, and the lock, for the whole cut. The session ends only when the
-// holder's own client closes its connection after a round trip that failed: the end of the stream crosses the cut,
-// and another client gets the lock at once, but the holder already knows.
-func TestADroppedLinkKeepsTheHoldersSessionAndItsLockUntilTheHoldersOwnClientGivesUp(t *testing.T) {
+// TestACutOffHoldersSessionLockLastsUntilTheServerGivesUpOnItsConnection shows what a partition does to the
+// session lock. Behind the link's proxy the server sees neither an end of stream nor a dead peer (the proxy's
+// kernel answers its keepalives), so across a plain blackhole it keeps the session, and the lock, for the whole
+// cut: even the holder's own close, once its round trip failed, is lost in the cut like any segment and arrives at
+// the heal. A server that gives up on a silent client (its keepalive, tcp_user_timeout: the partition's give_up)
+// ends the session and releases the lock while the holder, cut off, still believes in it.
+func TestACutOffHoldersSessionLockLastsUntilTheServerGivesUpOnItsConnection(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: not in -short")
 	}
@@ -152,27 +152,47 @@ func TestADroppedLinkKeepsTheHoldersSessionAndItsLockUntilTheHoldersOwnClientGiv
 		t.Cleanup(func() { _ = n.Close() })
 		return pglock.Advisory{}.New([]*pglock.Node{n}, lock.NewOptions(opts...))
 	}
-	holder, other := mk(link.Addr()), mk(nodes[0].Addr, lock.WithRetries(0, 0))
-	la, err := holder.Acquire(ctx, "k")
-	if err != nil {
-		t.Fatal(err)
-	}
-	heal := link.Apply(netem.Effect{Cut: netem.Drop})
-	t.Cleanup(heal)
-	time.Sleep(1500 * time.Millisecond) // longer than any TTL the scenarios use
-	if _, err := other.Acquire(ctx, "k"); !errors.Is(err, lock.ErrNotAcquired) {
-		t.Fatalf("another client during the cut: %v, want ErrNotAcquired: the server keeps the cut-off session", err)
-	}
-	ectx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	err = la.Extend(ectx)
-	cancel()
-	if err == nil || lock.IsDefinite(err) || la.ValidUntil().After(time.Now()) {
-		t.Fatalf("the holder's extend across the cut: %v, valid until %s; want an indeterminate error and no more belief", err, la.ValidUntil())
-	}
-	again := mk(nodes[0].Addr, lock.WithRetries(20, 10*time.Millisecond))
-	if _, err := again.Acquire(ctx, "k"); err != nil {
-		t.Fatalf("another client once the holder gave up, the cut still in force: %v", err)
-	}
+	other := mk(nodes[0].Addr, lock.WithRetries(0, 0))
+	t.Run("a blackhole keeps the lock with the cut-off session until it heals", func(t *testing.T) {
+		la, err := mk(link.Addr()).Acquire(ctx, "k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		heal := link.Apply(netem.Effect{Cut: netem.Drop})
+		defer heal()
+		time.Sleep(1500 * time.Millisecond) // longer than any TTL the scenarios use
+		if _, err := other.Acquire(ctx, "k"); !errors.Is(err, lock.ErrNotAcquired) {
+			t.Fatalf("another client during the cut: %v, want ErrNotAcquired: the server keeps the cut-off session", err)
+		}
+		ectx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		err = la.Extend(ectx)
+		cancel()
+		if err == nil || lock.IsDefinite(err) || la.ValidUntil().After(time.Now()) {
+			t.Fatalf("the holder's extend across the cut: %v, valid until %s; want an indeterminate error and no more belief", err, la.ValidUntil())
+		}
+		time.Sleep(300 * time.Millisecond)
+		if _, err := other.Acquire(ctx, "k"); !errors.Is(err, lock.ErrNotAcquired) {
+			t.Fatalf("another client once the holder closed its connection, the cut still in force: %v; its close should be lost in the cut", err)
+		}
+		heal()
+		if _, err := mk(nodes[0].Addr, lock.WithRetries(50, 20*time.Millisecond)).Acquire(ctx, "k"); err != nil {
+			t.Fatalf("another client after the heal: %v", err)
+		}
+	})
+	t.Run("a server that gives up on the silent holder releases its lock while the holder believes", func(t *testing.T) {
+		la, err := mk(link.Addr()).Acquire(ctx, "k2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		heal := link.Apply(netem.Effect{Cut: netem.Drop, GiveUp: 500 * time.Millisecond})
+		defer heal()
+		if _, err := mk(nodes[0].Addr, lock.WithRetries(50, 20*time.Millisecond)).Acquire(ctx, "k2"); err != nil {
+			t.Fatalf("another client once the server gave up: %v", err)
+		}
+		if !la.ValidUntil().After(time.Now()) {
+			t.Fatalf("the cut-off holder stopped believing (valid until %s): it was told nothing", la.ValidUntil())
+		}
+	})
 }
 
 func TestScenariosAskingForAClockOrAFailoverAreNotApplicableWithTheReason(t *testing.T) {
