@@ -42,7 +42,7 @@ func (c Cycles) PerSecond() float64 {
 }
 
 // MeasureCycles runs workers × (acquire, release) on fresh local nodes for d, through the embedded Toxiproxy when
-// proxied, else straight to Redis, or for n cycles in total when n > 0.
+// proxied, else straight to the servers, or for n cycles in total when n > 0.
 func MeasureCycles(ctx context.Context, st lock.Strategy, workers int, proxied bool, d time.Duration, n int64) (Cycles, error) {
 	return measureCycles(ctx, st, workers, proxied, false, d, n)
 }

@@ -46,7 +46,7 @@ Commands:
   list    [--mutants]   scenarios, strategies and faults (or the mutants) with one-line descriptions
   setup                 build what the clock faults need beside libfaketime (make deps runs it)
   bench   [--strategies …] [--workers 32] [--duration 3s] [--out FILE]
-          lock cycles/s per strategy through Toxiproxy and straight to Redis, beside redis-benchmark
+          lock cycles/s per strategy through Toxiproxy and straight to its servers, beside redis-benchmark
 
 Exit codes: 0 every verdict valid, 1 a violation found, 2 the harness could not run or a verdict is unknown.
 Run 'redlock-harness COMMAND -h' for a command's flags.
