@@ -22,6 +22,9 @@ endif
 # SEEDS: seeds per cell for compare; unset means its default, one (the whole matrix in about 9 minutes on 2 CPUs).
 SEEDS ?=
 GATE_CI_SCENARIOS ?= baseline,client-stall,crash-restart,clock-jump,delayed-restart
+GATE_CI_STRATEGIES ?= setnx-del,setnx-expire,get-del,lua,lua-watchdog,lua-watchdog-cancel,redlock-naive,redlock,redsync,fenced
+# The other systems' cells CI holds: the one that separates each from its fenced twin, and their n/a cells.
+GATE_CI_SYSTEMS ?= --scenarios baseline,client-stall,clock-jump --strategies etcd-mutex,etcd-mutex-fenced,pg-advisory,pg-unique-row,pg-unique-row-fenced
 # PARALLEL: runs at once for run, compare and gate; unset means one per CPU (more starves the multi-node locks).
 PARALLEL ?=
 
@@ -96,7 +99,8 @@ gate-merge: build
 # seeds only, or that sometimes stalls, cannot be judged on one). An unsafe cell must be caught on that seed and a
 # safe one found valid. Its first lines say so and name the cells left out.
 gate-ci: deps build
-	./$(BIN) gate --seeds 1 --steady-only $(if $(PARALLEL),--parallel $(PARALLEL)) --quiet --scenarios $(GATE_CI_SCENARIOS) --junit results/gate-ci-junit.xml
+	./$(BIN) gate --seeds 1 --steady-only $(if $(PARALLEL),--parallel $(PARALLEL)) --quiet --scenarios $(GATE_CI_SCENARIOS) --strategies $(GATE_CI_STRATEGIES) --junit results/gate-ci-junit.xml
+	./$(BIN) gate --seeds 1 --steady-only $(if $(PARALLEL),--parallel $(PARALLEL)) --quiet $(GATE_CI_SYSTEMS) --junit results/gate-ci-systems-junit.xml
 
 # readme-table runs the full gate and rewrites the results table in README.md; FROM=path/matrix.json judges a
 # matrix already measured by `compare --seeds 10` instead of running it again.
