@@ -27,6 +27,12 @@ var Contrasts = []Contrast{
 	{"redlock-naive", "redlock", "do the validity check, per-node timeouts and releasing everywhere matter?"},
 	{"redlock", "fenced", "do fencing tokens buy anything over Redlock?"},
 	{"redsync", "fenced", "do fencing tokens buy anything over redsync?"},
+	{"etcd-mutex", "etcd-mutex-fenced", "does the lock key's revision as a fencing token buy anything over etcd's lock?"},
+	{"etcd-lease-txn", "etcd-mutex", "does etcd's Mutex, whose session tells its holder of a lost lease, buy anything over a hand-made lease lock?"},
+	{"lua", "etcd-mutex", "does etcd's lock buy anything over a single Redis node?"},
+	{"lua", "pg-advisory", "does a lock that lives with its connection, with no expiry, buy anything over a lease?"},
+	{"pg-advisory", "pg-unique-row", "does a lock row that outlives its session buy anything over a session lock?"},
+	{"pg-unique-row", "pg-unique-row-fenced", "does a sequence as a fencing token buy anything over the lock row?"},
 }
 
 // Separates reports whether scenario sc tells broken from fixed in m: broken caught (invalid, or stuck) on at
