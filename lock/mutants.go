@@ -45,7 +45,7 @@ func mutant(twin, bug, summary, seen string, fenced bool, make func() Strategy) 
 
 // named gives a mutant its own name, so that runs, reports and the matrix keep it apart from its twin.
 type named struct {
-	Strategy
+	RedisStrategy
 	name string
 }
 
@@ -53,7 +53,7 @@ func (n named) Name() string { return n.name }
 
 // Steps implements Stepper as the twin does.
 func (n named) Steps() []string {
-	if s, ok := n.Strategy.(Stepper); ok {
+	if s, ok := n.RedisStrategy.(Stepper); ok {
 		return s.Steps()
 	}
 	return nil
@@ -103,7 +103,7 @@ func init() {
 	} {
 		make := m.Make
 		name := m.Name
-		m.Make = func() Strategy { return named{Strategy: make(), name: name} }
+		m.Make = func() Strategy { return named{RedisStrategy: make().(RedisStrategy), name: name} }
 		registerMutant(m)
 	}
 }
