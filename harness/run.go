@@ -551,6 +551,10 @@ func (r *runner) bounded(what string, f func() error) {
 func (r *runner) abandon() (Result, error) {
 	reason := r.wd.reason()
 	r.warn(reason + ": tearing it down")
+	// The verdict is the watchdog's from the moment it fires: tearing the run down (its workers stopped, its
+	// connections closed) would otherwise let the run's own judging, unblocked by it, claim a verdict the run did
+	// not earn within its grace.
+	claimed := r.settle()
 	r.runCleanups()
 	// A step the run itself had begun is waited for too (each is bounded), so that nothing is left running.
 	for deadline := time.Now().Add(TeardownBound); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
@@ -562,8 +566,8 @@ func (r *runner) abandon() (Result, error) {
 		}
 	}
 	res := r.result()
-	if !r.settle() {
-		return res, nil // the run wrote its verdict after all
+	if !claimed {
+		return res, nil // the run had written its verdict before the watchdog fired
 	}
 	check := checker.Result{Verdict: checker.Unknown, Reason: reason + "; torn down by the watchdog",
 		Scenario: res.Scenario, Strategy: res.Strategy, Seed: res.Seed}

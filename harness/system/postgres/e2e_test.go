@@ -110,7 +110,14 @@ func TestEndToEnd(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			res := run(t, tc.scenario, tc.strategy, 8*time.Second, 1)
+			// A violation needs a holder inside its section when the fault strikes, which a slow machine (the race
+			// detector) sometimes misses on one seed: a lock expected to break gets three seeds to show it.
+			var res harness.Result
+			for seed := int64(1); seed <= 3; seed++ {
+				if res = run(t, tc.scenario, tc.strategy, 8*time.Second, seed); tc.want != checker.Invalid || res.Verdict == checker.Invalid {
+					break
+				}
+			}
 			if res.Verdict != tc.want || res.Check.Cause != tc.cause {
 				t.Fatalf("%s with %s: %s (cause %q), want %s (cause %q)", tc.scenario, tc.strategy, res.Verdict, res.Check.Cause, tc.want, tc.cause)
 			}
