@@ -335,49 +335,31 @@ func (l *Local) startNode(ctx context.Context, n *localNode) error {
 	return nil
 }
 
+// waitReady waits for redis-server at addr to answer PING (or to ask for a password), for up to 10 s per step.
 func waitReady(ctx context.Context, addr string, exited <-chan struct{}) error {
-	deadline := time.Now().Add(10 * time.Second)
 	// Wait for the port first with plain dials: the client logs every failed dial, and a process under a fake
 	// clock takes up to a second to listen.
-	for {
+	listening := func() error {
 		conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 		if err == nil {
 			conn.Close()
-			break
 		}
-		select {
-		case <-exited:
-			return errors.New("redis-server exited at start")
-		case <-ctx.Done():
-			return ctx.Err()
-		default:
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("redis-server did not listen within 10s: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return err
+	}
+	if err := Await(ctx, exited, 10*time.Second, "redis-server", listening); err != nil {
+		return err
 	}
 	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	defer c.Close()
-	for {
+	return Await(ctx, exited, 10*time.Second, "redis-server", func() error {
 		pctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
 		err := c.Ping(pctx).Err()
-		cancel()
-		if err == nil || strings.HasPrefix(err.Error(), "NOAUTH") { // a server that asks for a password is up
+		if err != nil && strings.HasPrefix(err.Error(), "NOAUTH") { // a server that asks for a password is up
 			return nil
 		}
-		select {
-		case <-exited:
-			return errors.New("redis-server exited at start")
-		case <-ctx.Done():
-			return ctx.Err()
-		default:
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("redis-server did not answer PING within 10s: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err
+	})
 }
 
 // waitSynced waits until the replica at addr has completed a synchronisation with its primary.

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -131,4 +132,31 @@ func running(pid int) bool {
 	}
 	i := bytes.LastIndexByte(b, ')') // the command name may hold spaces and parentheses
 	return i >= 0 && i+2 < len(b) && b[i+2] != 'Z'
+}
+
+// ErrExited is Await's error when the process it waited for exited before it was ready.
+var ErrExited = errors.New("exited at start")
+
+// Await polls ready every 20 ms until it succeeds, and fails when exited is closed (the process died), when ctx
+// ends, or once within has passed, with ready's last error: how every local backend waits for a server it
+// started. A nil exited is never closed. what names the server in the errors ("redis-server", "postgres").
+func Await(ctx context.Context, exited <-chan struct{}, within time.Duration, what string, ready func() error) error {
+	deadline := time.Now().Add(within)
+	for {
+		err := ready()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("%s %w", what, ErrExited)
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s was not ready within %s: %w", what, within, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -87,26 +87,18 @@ func (l *Local) Restart(ctx context.Context, i int) (string, error) {
 // waitListening waits until member m's process accepts connections on its client and peer ports, failing when
 // it exits.
 func (l *Local) waitListening(ctx context.Context, m *member, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for {
-		err := dialBoth(m.cfg.Client, m.cfg.Peer)
-		if err == nil {
-			return nil
-		}
-		l.mu.Lock()
-		p := m.proc
-		l.mu.Unlock()
-		if p != nil && p.Exited() {
-			return fmt.Errorf("%s exited: %s", m.cfg.Name, tail(m.cfg))
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not listen within %s: %v", m.cfg.Name, within, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	l.mu.Lock()
+	p := m.proc
+	l.mu.Unlock()
+	var exited <-chan struct{}
+	if p != nil {
+		exited = p.Done()
 	}
+	err := cluster.Await(ctx, exited, within, m.cfg.Name, func() error { return dialBoth(m.cfg.Client, m.cfg.Peer) })
+	if errors.Is(err, cluster.ErrExited) {
+		return fmt.Errorf("%w: %s", err, tail(m.cfg))
+	}
+	return err
 }
 
 // dialBoth connects to each address and hangs up.

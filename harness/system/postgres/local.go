@@ -270,24 +270,7 @@ func serverArgs(n *pgNode, syncCommit string) []string {
 func waitReady(ctx context.Context, addr string, exited <-chan struct{}) error {
 	host, port, _ := net.SplitHostPort(addr)
 	connStr := fmt.Sprintf("host=%s port=%s user=postgres dbname=postgres sslmode=disable connect_timeout=1", host, port)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := selectOne(ctx, connStr)
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-exited:
-			return errors.New("postgres exited at start")
-		case <-ctx.Done():
-			return ctx.Err()
-		default:
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("postgres did not answer SELECT 1 within 30s: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return cluster.Await(ctx, exited, 30*time.Second, "postgres", func() error { return selectOne(ctx, connStr) })
 }
 
 // selectOne connects, runs SELECT 1 and closes, within a second.
