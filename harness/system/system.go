@@ -157,14 +157,6 @@ func For(st lock.Strategy) (System, error) {
 	return nil, fmt.Errorf("%w %q (a %T): it implements no system's strategy interface (lock.RedisStrategy for Redis)", ErrNoSystem, st.Name(), st)
 }
 
-// OfStrategy is the system name of a registered strategy, for grouping tables by system without building it.
-func OfStrategy(name string) string {
-	if info, err := lock.Lookup(name); err == nil {
-		return info.SystemName()
-	}
-	return lock.SystemRedis
-}
-
 // PingAll pings every node of a worker in parallel, each with ping(i), and returns the first failure, naming the
 // node: what most systems' Clients.Ping is.
 func PingAll(ctx context.Context, n int, ping func(ctx context.Context, i int) error) error {

@@ -96,7 +96,9 @@ func TestStrategiesAreListedBySystemRedisFirst(t *testing.T) {
 	if names[len(names)-1] != "fake-lock" {
 		t.Fatalf("strategies listed as %v; want Redis's first", names)
 	}
-	if system.OfStrategy("fake-lock") != "aaa-fake" || system.OfStrategy("lua") != "redis" {
-		t.Fatalf("OfStrategy: %s, %s", system.OfStrategy("fake-lock"), system.OfStrategy("lua"))
+	fake, _ := lock.Lookup("fake-lock")
+	lua, _ := lock.Lookup("lua")
+	if fake.SystemName() != "aaa-fake" || lua.SystemName() != "redis" {
+		t.Fatalf("systems of the entries: %s, %s", fake.SystemName(), lua.SystemName())
 	}
 }

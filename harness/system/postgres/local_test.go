@@ -199,3 +199,9 @@ func TestClockFaultsAndFailoverAreRefusedWithTheReasonAndDockerIsNotBuiltYet(t *
 		t.Error("the backend says it lacks a fault it can do")
 	}
 }
+
+// alive reports whether pid is a process that has not exited (a zombie has: only its exit status is left).
+func alive(pid int) bool {
+	_, state, ok := procStat(pid)
+	return ok && state != "Z"
+}

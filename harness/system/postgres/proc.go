@@ -113,11 +113,6 @@ func procStat(pid int) (ppid int, state string, ok bool) {
 	return ppid, f[0], err == nil
 }
 
-// alive reports whether pid is a process that has not exited (a zombie has: only its exit status is left).
-func alive(pid int) bool {
-	_, state, ok := procStat(pid)
-	return ok && state != "Z"
-}
 
 // ownerAlive reports whether the process an owner tag ("pid:starttime", cluster.OwnerTag) names still runs. A
 // malformed tag is judged alive: what it marks is left alone.
