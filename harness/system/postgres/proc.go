@@ -113,7 +113,6 @@ func procStat(pid int) (ppid int, state string, ok bool) {
 	return ppid, f[0], err == nil
 }
 
-
 // ownerAlive reports whether the process an owner tag ("pid:starttime", cluster.OwnerTag) names still runs. A
 // malformed tag is judged alive: what it marks is left alone.
 func ownerAlive(tag string) bool {
