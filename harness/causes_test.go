@@ -44,8 +44,10 @@ func TestEachCauseIsProducedOnRealNodesAndReadFromTheirRecord(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(fmt.Sprintf("%s under %s", tc.cause, tc.strategy), func(t *testing.T) {
 			t.Parallel()
+			// 8s: the faults strike from the workload's start, and the holder that takes the lock after the stalled
+			// one lost it must still get to write (a section counts once written) before the run ends.
 			sc, err := scenarios.Parse("cause", "cause.yaml", []byte("description: produces "+string(tc.cause)+
-				"\nduration: 5s\nkeys: 1\nttl: 1s\n"+tc.workload+"\nmin_critical_sections: 1\nfaults:\n  - "+tc.fault+"\n"))
+				"\nduration: 8s\nkeys: 1\nttl: 1s\n"+tc.workload+"\nmin_critical_sections: 1\nfaults:\n  - "+tc.fault+"\n"))
 			if err != nil {
 				t.Fatal(err)
 			}
