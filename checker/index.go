@@ -28,6 +28,8 @@ type index struct {
 	// ends are the extends and releases that tell what became of their worker (a crash, or no completion):
 	// the liveness verdict reads them to say why a key was left behind. The others are not kept.
 	ends []history.Op
+	// fired are the instants a failpoint went off on each worker (a stall or a crash at a point of its protocol).
+	fired map[string][]int64
 }
 
 // buildIndex pairs invocations with completions (history.Pair) and sorts what the checkers need. The file's order
@@ -49,7 +51,9 @@ func buildIndex(h *history.History) *index {
 	ix.ops = p.Ops
 	unknown := ix.sortOps(p.Ops)
 	ix.workers = workersOf(p.Ops)
-	ix.faults = faultWindows(history.FaultEvents(h.Events), ix.last, &ix.notes)
+	fev := history.FaultEvents(h.Events)
+	ix.faults = faultWindows(fev, ix.last, &ix.notes)
+	ix.fired = firedOn(fev)
 	ix.notePairing(p, unknown)
 	return ix
 }
@@ -162,4 +166,17 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return strconv.Itoa(n) + " " + many
+}
+
+// firedOn lists, for each worker, the instants a failpoint went off on it.
+func firedOn(evs []history.Event) map[string][]int64 {
+	m := map[string][]int64{}
+	for _, e := range evs {
+		if e.Phase == history.PhaseFire {
+			for _, w := range e.Targets {
+				m[w] = append(m[w], e.T)
+			}
+		}
+	}
+	return m
 }

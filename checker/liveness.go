@@ -25,8 +25,13 @@ import (
 //
 // The TTL is the run's ("lock": {"ttl": ns} in the header's config), 1s when the header has none (Result.Notes
 // says so). Only a grant ends a gap: an indeterminate acquire (info, or no completion) does not prove the key was
-// taken. It may have been, though (a client that died between SETNX and PEXPIRE left the key set, with no
-// expiry, and its acquire indeterminate), so a stuck gap is reported from the acquire it blames: see StuckKey.
+// taken. It may have been, though. One whose worker a stall froze inside it and which lived on (a client frozen
+// after winning the lock, whose acquire then failed) may have held the key from its invocation until one TTL
+// after it ended: that stretch is excused like a fault window, and a key it left set for good is still stuck
+// after it. One no fault stopped excuses nothing (the lock's own failed tries, whose partial locks keep everyone
+// out, are its fault), nor does one whose worker died or was cut off with it (a client that died between SETNX
+// and PEXPIRE left the key set, with no expiry), so a stuck gap is reported from the acquire it blames: see
+// StuckKey.
 //
 // Being stuck does not change the safety verdict or the exit code (a stuck lock is still mutually exclusive);
 // Result.Summary and Result.Text say it beside the verdict.

@@ -86,7 +86,8 @@ type StuckKey struct {
 	Since time.Duration `json:"since_ns"`
 	// Until is the next grant of the key, or the end of the history.
 	Until time.Duration `json:"until_ns"`
-	// FaultFree is the part of Since–Until outside every fault window. The rule judged the whole gap from the
+	// FaultFree is the part of Since–Until outside every fault window and every stretch an indeterminate acquire
+	// of the key may have held it (see Liveness). The rule judged the whole gap from the
 	// last grant, so when Since is a later indeterminate acquire this may fall short of StuckTTLs TTLs.
 	FaultFree time.Duration `json:"fault_free_ns"`
 	// Attempts counts the acquires of the key invoked from Since to Until.
@@ -223,6 +224,9 @@ type stuckJudge struct {
 	ttl     int64
 	minFree int64 // StuckTTLs × TTL
 	faults  faultUnion
+	// excused is faults plus, for the key being judged, the stretches its indeterminate acquires may have held
+	// it (see excusedFor).
+	excused faultUnion
 	workers map[string][]*history.Op // each worker's acquires and critical sections by invocation, built on first need
 }
 
@@ -233,6 +237,7 @@ func (j *stuckJudge) key(name string, k *keyAcquires) (StuckKey, bool) {
 	found := false
 	from := j.ix.first
 	var opened *history.Op // the grant that opened the gap; nil before the first
+	j.excused = j.excusedFor(k)
 	for i := 0; i <= len(k.grants); i++ {
 		to, final := j.ix.last, i == len(k.grants)
 		if !final {
@@ -248,9 +253,37 @@ func (j *stuckJudge) key(name string, k *keyAcquires) (StuckKey, bool) {
 	return best, found
 }
 
+// excusedFor is the time no one can blame the lock for a key nobody took: the fault windows, and each stretch
+// during which a client frozen by a failpoint inside its acquire may have held the key: an indeterminate acquire
+// whose worker a stall went off on, and which lived on, from its invocation to one TTL after it ended (it won the
+// lock, froze, and its acquire then failed: the key was held meanwhile, then released or let run out). A key
+// such an acquire left set for good (a PEXPIRE that never arrived) is still stuck after that; an acquire whose
+// worker died with it excuses nothing, since it may have left the key set for good; and nor does an acquire no
+// fault stopped (the lock's own failed tries, whose partial locks keep every contender out, are its fault).
+func (j *stuckJudge) excusedFor(k *keyAcquires) faultUnion {
+	var ws []FaultWindow
+	for _, u := range k.uncertain {
+		if u.Outcome == history.OutInfo && j.firedWithin(u) && !j.fate(u).vanished() {
+			ws = append(ws, FaultWindow{From: time.Duration(u.Start), To: time.Duration(u.End + j.ttl)})
+		}
+	}
+	if len(ws) == 0 {
+		return j.faults
+	}
+	for _, iv := range j.faults {
+		ws = append(ws, FaultWindow{From: time.Duration(iv[0]), To: time.Duration(iv[1])})
+	}
+	return unionOf(ws)
+}
+
+// firedWithin says whether a failpoint went off on a's worker while a ran.
+func (j *stuckJudge) firedWithin(a *history.Op) bool {
+	return slices.ContainsFunc(j.ix.fired[a.Worker], func(t int64) bool { return t >= a.Start && t <= a.End })
+}
+
 // gap judges the gap from to to (see Liveness) and, when it is stuck, reports it from the acquire it blames.
 func (j *stuckJudge) gap(name string, k *keyAcquires, opened *history.Op, from, to int64, final bool) (StuckKey, bool) {
-	if to-from < j.minFree || to-from-j.faults.within(from, to) < j.minFree {
+	if to-from < j.minFree || to-from-j.excused.within(from, to) < j.minFree {
 		return StuckKey{}, false
 	}
 	if !j.trying(attemptsIn(k.attempts, from, to, final), to) {
@@ -262,7 +295,7 @@ func (j *stuckJudge) gap(name string, k *keyAcquires, opened *history.Op, from, 
 		since = takenAt(blamed)
 	}
 	return StuckKey{Key: name, Since: time.Duration(since), Until: time.Duration(to),
-		FaultFree: time.Duration(to - since - j.faults.within(since, to)),
+		FaultFree: time.Duration(to - since - j.excused.within(since, to)),
 		Attempts:  len(attemptsIn(k.attempts, since, to, final)), Last: j.describe(blamed)}, true
 }
 

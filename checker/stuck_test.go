@@ -76,6 +76,12 @@ func (b *hb) fault(name string, from, to int) {
 		history.Event{T: int64(to) * msNS, Ev: history.EvFault, Name: name, Phase: history.PhaseHeal})
 }
 
+// stalled records a failpoint going off on worker w at t ms (a client-stall's fire).
+func (b *hb) stalled(w string, t int) {
+	b.h.Events = append(b.h.Events, history.Event{T: int64(t) * msNS, Ev: history.EvFault, Name: "client-stall",
+		Phase: history.PhaseFire, Targets: []string{w}, Note: "stalled 1.5s at between-fence-rounds"})
+}
+
 // endAt stretches the history to t ms with an event that touches no key.
 func (b *hb) endAt(t int) {
 	b.h.Events = append(b.h.Events, history.Event{T: int64(t) * msNS, Ev: history.EvFault, Name: "noop", Phase: history.PhaseInject},
@@ -272,6 +278,37 @@ func TestAKeyIsStuckWhenNobodyCanTakeItForFiveFaultFreeTTLsWhileWorkersTry(t *te
 			},
 			stuck: "k0 stuck since 0.31s: g1w4 crashed between-setnx-and-expire, leaving its acquire at 0.31s indeterminate",
 			since: 311 * time.Millisecond, until: 1481 * time.Millisecond, faultFree: 1170 * time.Millisecond,
+		},
+		{
+			name: "a key whose winners a stall froze, each acquire then ending indeterminate and its worker living on, is not stuck",
+			history: func() *hb {
+				b := newHB(ttl100)
+				b.cycles("k0", 0, 300, 50)
+				// Each a winner frozen until its acquire failed; each worker then went on (a refusal after it).
+				b.stalled("g3w3", 302)
+				b.stalled("g2w2", 427)
+				b.stalled("g1w1", 767)
+				b.op(history.OpAcquire, "g3w3", "k0", 300, 420, history.EvInfo, history.Event{Error: "fence written back to 0 of 5 nodes"})
+				b.op(history.OpAcquire, "g3w3", "k0", 430, 440, history.EvFail, history.Event{Error: "lock: not acquired"})
+				b.op(history.OpAcquire, "g2w2", "k0", 425, 760, history.EvInfo, history.Event{Error: "fence written back to 0 of 5 nodes"})
+				b.op(history.OpAcquire, "g2w2", "k0", 770, 780, history.EvFail, history.Event{Error: "lock: not acquired"})
+				b.op(history.OpAcquire, "g1w1", "k0", 765, 1100, history.EvInfo, history.Event{Error: "fence written back to 0 of 5 nodes"})
+				b.op(history.OpAcquire, "g1w1", "k0", 1110, 1120, history.EvFail, history.Event{Error: "lock: not acquired"})
+				b.refused("k0", 320, 1400, 40)
+				return b
+			},
+		},
+		{
+			name: "a key set for good by a crash stays stuck, and blamed on it, after a stalled worker's indeterminate acquire",
+			history: func() *hb {
+				b := crashedKey(ttl100, 1500)
+				b.stalled("g3w2", 405)
+				b.op(history.OpAcquire, "g3w2", "k0", 400, 420, history.EvInfo, history.Event{Error: "i/o timeout"})
+				b.op(history.OpAcquire, "g3w2", "k0", 430, 440, history.EvFail, history.Event{Error: "lock: not acquired"})
+				return b
+			},
+			stuck: "k0 stuck since 0.31s: g1w4 crashed between-setnx-and-expire, leaving its acquire at 0.31s indeterminate",
+			since: 311 * time.Millisecond, until: 1481 * time.Millisecond, faultFree: 1050 * time.Millisecond, // 0.40-0.52s excused by g3w2's acquire
 		},
 	}
 	for _, tc := range tests {
