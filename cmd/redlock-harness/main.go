@@ -5,7 +5,8 @@
 //	redlock-harness check PATH
 //	redlock-harness list
 //
-// Exit codes: 0 every verdict valid, 1 a violation found, 2 the harness could not run or a verdict is unknown.
+// Exit codes: 0 every verdict valid, 1 a violation found, 2 the harness could not run or a verdict is unknown (in a
+// run of several strategies, not the unknown of a lock scenarios/expectations.yaml expects to stall there).
 package main
 
 import (
@@ -48,7 +49,8 @@ Commands:
   bench   [--strategies …] [--workers 32] [--duration 3s] [--out FILE]
           lock cycles/s per strategy through Toxiproxy and straight to its servers, beside redis-benchmark
 
-Exit codes: 0 every verdict valid, 1 a violation found, 2 the harness could not run or a verdict is unknown.
+Exit codes: 0 every verdict valid, 1 a violation found, 2 the harness could not run or a verdict is unknown (in a
+run of several strategies, not the unknown of a lock scenarios/expectations.yaml expects to stall there).
 Run 'redlock-harness COMMAND -h' for a command's flags.
 `
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -15,7 +16,9 @@ import (
 	"time"
 
 	"github.com/redlock-harness/redlock-harness/checker"
+	"github.com/redlock-harness/redlock-harness/harness"
 	"github.com/redlock-harness/redlock-harness/harness/cluster"
+	"github.com/redlock-harness/redlock-harness/scenarios"
 )
 
 var binary string
@@ -251,16 +254,18 @@ func TestARunOfSeveralStrategiesEndsWithALineThatTalliesTheVerdictsAndExplainsTh
 	tests := []struct {
 		name     string
 		verdicts map[checker.Verdict][]string
+		stalled  []string
 		code     int
 		want     string
 	}{
-		{"all valid", map[checker.Verdict][]string{checker.Valid: {"lua", "redlock"}}, exitValid, "partition: 2 valid; exit 0: every lock kept mutual exclusion"},
-		{"one stalled", map[checker.Verdict][]string{checker.Valid: {"lua"}, checker.Unknown: {"redlock-naive"}}, exitNoRun, "partition: 1 valid, 1 unknown (redlock-naive); exit 2: a verdict is unknown"},
-		{"one broken, one stalled", map[checker.Verdict][]string{checker.Invalid: {"setnx-del"}, checker.Unknown: {"redlock-naive"}}, exitNoRun, "1 invalid (setnx-del), 1 unknown (redlock-naive); exit 2: a violation was found, and a verdict is unknown"},
+		{"all valid", map[checker.Verdict][]string{checker.Valid: {"lua", "redlock"}}, nil, exitValid, "partition: 2 valid; exit 0: every lock kept mutual exclusion"},
+		{"one stalled", map[checker.Verdict][]string{checker.Valid: {"lua"}, checker.Unknown: {"redlock-naive"}}, nil, exitNoRun, "partition: 1 valid, 1 unknown (redlock-naive); exit 2: a verdict is unknown"},
+		{"one stalled as expected", map[checker.Verdict][]string{checker.Valid: {"lua"}, checker.Unknown: {"redlock-naive"}}, []string{"redlock-naive"}, exitValid, "partition: 1 valid, 1 unknown (redlock-naive); exit 0: no lock was found violating mutual exclusion; redlock-naive did too little work, as scenarios/expectations.yaml expects of it here"},
+		{"one broken, one stalled", map[checker.Verdict][]string{checker.Invalid: {"setnx-del"}, checker.Unknown: {"redlock-naive"}}, nil, exitNoRun, "1 invalid (setnx-del), 1 unknown (redlock-naive); exit 2: a violation was found, and a verdict is unknown"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := tally("partition", tc.verdicts, tc.code); !strings.Contains(got, tc.want) {
+			if got := tally("partition", tc.verdicts, tc.stalled, tc.code); !strings.Contains(got, tc.want) {
 				t.Fatalf("got %q, want it to contain %q", got, tc.want)
 			}
 		})
@@ -291,5 +296,30 @@ func TestTheExternalBackendRunsAgainstServersNamedOnTheCommandLine(t *testing.T)
 		"--scenario", "pause", "--strategy", "redlock", "--duration", "3s", "--out", out, "--password", "s3cret")
 	if code != 2 || !strings.Contains(stderr, "--hook-pause") {
 		t.Fatalf("a pause without hooks: exit %d\n%s", code, stderr)
+	}
+}
+
+func TestInARunOfSeveralStrategiesOnlyAnUnknownTheTruthTableDidNotExpectRaisesTheExitCode(t *testing.T) {
+	exp, err := scenarios.LoadExpectations("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		strategy string
+		code     int
+	}{
+		{"redlock-naive, expected to stall under partition, leaves exit 0", "redlock-naive", exitValid},
+		{"lua, expected safe under partition, makes it exit 2", "lua", exitNoRun},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tl := &runTally{code: exitValid, verdicts: map[checker.Verdict][]string{}, expect: exp}
+			res := harness.Result{Scenario: "partition", Strategy: tc.strategy, Seed: 1, Verdict: checker.Unknown}
+			tl.add("partition", tc.strategy, res, nil, io.Discard, io.Discard)
+			if tl.code != tc.code {
+				t.Fatalf("exit %d, want %d", tl.code, tc.code)
+			}
+		})
 	}
 }
