@@ -307,15 +307,19 @@ func TestInARunOfSeveralStrategiesOnlyAnUnknownTheTruthTableDidNotExpectRaisesTh
 	tests := []struct {
 		name     string
 		strategy string
+		written  int
 		code     int
 	}{
-		{"redlock-naive, expected to stall under partition, leaves exit 0", "redlock-naive", exitValid},
-		{"lua, expected safe under partition, makes it exit 2", "lua", exitNoRun},
+		{"redlock-naive, expected to stall under partition and short of work, leaves exit 0", "redlock-naive", 3, exitValid},
+		{"redlock-naive, unknown with work enough (its check ran out of time), makes it exit 2", "redlock-naive", 30, exitNoRun},
+		{"lua, expected safe under partition, makes it exit 2", "lua", 3, exitNoRun},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tl := &runTally{code: exitValid, verdicts: map[checker.Verdict][]string{}, expect: exp}
 			res := harness.Result{Scenario: "partition", Strategy: tc.strategy, Seed: 1, Verdict: checker.Unknown}
+			res.Check.MinCriticalSections = 20
+			res.Check.Liveness.All.CS.Written = tc.written
 			tl.add("partition", tc.strategy, res, nil, io.Discard, io.Discard)
 			if tl.code != tc.code {
 				t.Fatalf("exit %d, want %d", tl.code, tc.code)

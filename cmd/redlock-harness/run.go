@@ -191,13 +191,19 @@ func (t *runTally) add(scenario, name string, res harness.Result, err error, std
 	default:
 		fmt.Fprintln(stdout, res.Summary())
 		code := exitCode(res.Verdict)
-		if res.Verdict == checker.Unknown && t.stallExpected(scenario, name) {
+		if stalled(res) && t.stallExpected(scenario, name) {
 			code = exitValid
 			t.stalled = append(t.stalled, name)
 		}
 		t.code = worse(t.code, code)
 		t.verdicts[res.Verdict] = append(t.verdicts[res.Verdict], name)
 	}
+}
+
+// stalled says whether a run's verdict is unknown because it did too little work (not, say, because its
+// linearizability check ran out of time, which no expectation excuses).
+func stalled(res harness.Result) bool {
+	return res.Verdict == checker.Unknown && res.Check.Liveness.All.CS.Written < res.Check.MinCriticalSections
 }
 
 // stallExpected says whether the truth table expects strategy to make too little progress under scenario for a
