@@ -39,6 +39,7 @@ func TestLoadingRejectsBadInputWithFileAndLine(t *testing.T) {
 		{"an unknown group names the fault's line", "duration: 5s\nfaults:\n  - kind: latency\n    latency: 1s\n    groups: [g7]\n", "x.yaml:3: latency: unknown client group \"g7\""},
 		{"a parameter the fault does not take is refused", "duration: 5s\nfaults:\n  - kind: pause\n    latency: 1s\n", "x.yaml:3: pause does not take latency"},
 		{"a partition without a shape is refused", "duration: 5s\nfaults:\n  - kind: partition\n", "x.yaml:3: partition needs shape"},
+		{"a partition striking unknown flows is refused", "duration: 5s\nfaults:\n  - kind: partition\n    shape: isolate-node\n    flows: some\n", "x.yaml:3: unknown partition flows \"some\""},
 		{"a missing duration is refused", "ttl: 1s\n", "x.yaml: duration must be set"},
 		{"an unknown client behaviour names its line", "duration: 5s\nclient: reckless\n", "x.yaml:2: client must be careful, careless or greedy"},
 		{"an unknown strategy names its line", "duration: 5s\nstrategies: [nope]\n", "x.yaml:2: unknown strategy \"nope\""},

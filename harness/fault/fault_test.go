@@ -147,6 +147,38 @@ func TestAnIsolatedNodeAnswersNoGroupUntilHealed(t *testing.T) {
 	}
 }
 
+func TestAPartitionOfEstablishedFlowsStallsTheConnectionsOpenWhenItStartsWhileNewOnesReachTheNode(t *testing.T) {
+	env := testEnv(t)
+	ctx := context.Background()
+	var addr string
+	for _, l := range env.Net.Links() {
+		if l.Group == "g1" && l.Node == "n3" {
+			addr = l.Addr()
+		}
+	}
+	old := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, ContextTimeoutEnabled: true})
+	defer old.Close()
+	if err := old.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	inj := inject(t, env, "  - kind: partition\n    shape: isolate-node\n    nodes: [n3]\n    mode: hold\n    flows: established\n")
+	if inj.Note == "" {
+		t.Fatal("the injection does not say that only the open connections are cut")
+	}
+	tctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	err := old.Ping(tctx).Err()
+	cancel()
+	if err == nil {
+		t.Fatal("a connection open when the cut started crossed it")
+	}
+	if r := reachable(t, env); len(r["g1"]) != 5 || len(r["g2"]) != 5 {
+		t.Fatalf("new connections during the cut reach %v, want every node", r)
+	}
+	if err := inj.Heal(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestAPausedNodeRunsItsQueuedWritesWhenResumed(t *testing.T) {
 	env := testEnv(t)
 	ctx := context.Background()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/redlock-harness/redlock-harness/harness/netem"
 )
@@ -39,6 +40,13 @@ type partition struct {
 	// silence (the proxy's kernel answers their probes), so the link gives up in their place (netem.Effect.GiveUp).
 	// Zero: the servers wait for as long as the cut lasts.
 	GiveUp Duration `yaml:"give_up" json:"give_up,omitempty"`
+	// Flows is which connections of a cut link the cut strikes: all (default), or established: only those open
+	// when it starts, while connections made during it pass (netem.Effect.Established). That is a gray failure,
+	// not a partition: a path goes dark for the flows hashed onto it (an ECMP route, a stale NAT or firewall
+	// entry) and a client that gives up on a stalled connection and dials again gets through. With mode hold, a
+	// command a client gave up on lands at the heal, behind everything the client did since on its new
+	// connections: a lock whose late release cannot tell one of its acquisitions from the next is caught.
+	Flows string `yaml:"flows" json:"flows,omitempty"`
 }
 
 func (f *partition) Name() string { return "partition" }
@@ -152,10 +160,15 @@ func (f *partition) Inject(_ context.Context, env *Env) (Injection, error) {
 	if err != nil {
 		return Injection{}, err
 	}
-	inj, err := applyToLinks(env, cut, netem.Effect{Cut: partitionCut(f.Mode), GiveUp: f.GiveUp.D()})
+	inj, err := applyToLinks(env, cut, netem.Effect{Cut: partitionCut(f.Mode), GiveUp: f.GiveUp.D(), Established: f.Flows == "established"})
+	var notes []string
 	if f.GiveUp > 0 {
-		inj.Note = fmt.Sprintf("the servers close silent connections after %s", f.GiveUp.D())
+		notes = append(notes, fmt.Sprintf("the servers close silent connections after %s", f.GiveUp.D()))
 	}
+	if f.Flows == "established" {
+		notes = append(notes, "only the connections open now are cut; new ones pass")
+	}
+	inj.Note = strings.Join(notes, "; ")
 	return inj, err
 }
 
@@ -183,6 +196,11 @@ func (f *partition) Validate(Timing) error {
 	default:
 		return fmt.Errorf("unknown partition mode %q (known: blackhole (or drop), hold, reset)", f.Mode)
 	}
+	switch f.Flows {
+	case "", "all", "established":
+	default:
+		return fmt.Errorf("unknown partition flows %q (known: all, established)", f.Flows)
+	}
 	if f.GiveUp < 0 || (f.GiveUp > 0 && f.Mode == "reset") {
 		return errors.New("partition: give_up applies to blackhole and hold modes (a reset fails connections at once)")
 	}
@@ -192,7 +210,7 @@ func (f *partition) Validate(Timing) error {
 func init() {
 	Register(Kind{
 		Name:    "partition",
-		Summary: "cuts links between client groups and nodes; shapes isolate-node, isolate-group, majority-minority, bridge, random-halves; mode blackhole (drop), hold (bytes delivered at the heal) or reset; give_up: the servers close silent clients' connections after that long",
+		Summary: "cuts links between client groups and nodes; shapes isolate-node, isolate-group, majority-minority, bridge, random-halves; mode blackhole (drop), hold (bytes delivered at the heal) or reset; give_up: the servers close silent clients' connections after that long; flows: established cuts only the connections open when it starts (a gray failure: new connections pass)",
 		New:     func() Fault { return &partition{} },
 	})
 }

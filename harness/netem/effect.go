@@ -55,6 +55,12 @@ type Effect struct {
 	// client learns it at its next use of the connection, sooner than across a real partition, where it would wait
 	// for its own timeout. Zero: the server never gives up.
 	GiveUp time.Duration
+	// Established, when set, confines the effect to the connections open when it was put in force: a connection
+	// made while it lasts passes untouched. A gray failure strikes that way: an ECMP path (or a NAT or firewall
+	// entry) goes dark for the flows hashed onto it, while a client's new connection, from a new source port, takes
+	// another path. A client whose command stalls on an old connection and gives up on it carries on through a new
+	// one, and the stalled command, held, lands at the heal behind what the client did since.
+	Established bool
 }
 
 // SendBound is how long bytes that are due may wait for the far side of a link to take them before the
@@ -86,7 +92,8 @@ func newControl(seed uint64) *control {
 	return &control{effects: map[uint64]applied{}, changed: make(chan struct{}), rng: rand.New(rand.NewPCG(seed, 0x6e6574656d))}
 }
 
-// state is a control's effects folded into one, with the channel that signals the next change.
+// state is a control's effects folded into one, for a connection opened at born, with the channel that signals
+// the next change.
 type state struct {
 	latency, jitter time.Duration
 	cut             Cut
@@ -96,11 +103,14 @@ type state struct {
 	giveUpAt time.Time
 }
 
-func (c *control) state() state {
+func (c *control) state(born time.Time) state {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := state{closed: c.closed, changed: c.changed}
 	for _, e := range c.effects {
+		if e.Established && !born.Before(e.at) {
+			continue // a connection made since: the effect strikes only those it found open
+		}
 		s.latency += e.Latency
 		s.jitter += e.Jitter
 		s.cut = max(s.cut, e.Cut)

@@ -246,3 +246,41 @@ func TestSetUpstreamRepointsALinkAtARestartedNode(t *testing.T) {
 		t.Fatalf("link still reaches the old node: %q", v)
 	}
 }
+
+func TestACutOnEstablishedFlowsHoldsTheOldConnectionsWhileNewOnesPassAndLandsTheHeldCommandLast(t *testing.T) {
+	ctx := context.Background()
+	_, link := startOne(t)
+	old := client(link.Addr())
+	defer old.Close()
+	if err := old.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	heal := link.Apply(netem.Effect{Cut: netem.Hold, Established: true})
+	tctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	err := old.Set(tctx, "k", "from the old connection", 0).Err()
+	cancel()
+	if err == nil {
+		t.Fatal("a command crossed an established connection the cut holds")
+	}
+	fresh := client(link.Addr())
+	defer fresh.Close()
+	if err := fresh.Set(ctx, "k", "from a new connection", 0).Err(); err != nil {
+		t.Fatalf("a connection made during the cut did not pass: %v", err)
+	}
+	direct := client(link.Upstream())
+	defer direct.Close()
+	if v, _ := direct.Get(ctx, "k").Result(); v != "from a new connection" {
+		t.Fatalf("before the heal the node holds %q", v)
+	}
+	heal()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		if v, _ := direct.Get(ctx, "k").Result(); v == "from the old connection" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the command held on the old connection never landed after the heal")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

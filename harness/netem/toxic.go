@@ -43,16 +43,19 @@ func (t *netemToxic) Pipe(stub *toxics.ToxicStub) {
 	if c == nil {
 		c = newControl(0) // a toxic added by hand through the API, with no control: it passes bytes through
 	}
-	p := pipe{stub: stub, c: c, in: stub.Input}
+	p := pipe{stub: stub, c: c, in: stub.Input, born: time.Now()}
 	p.run()
 }
 
 // pipe is one connection's bytes in one direction through the toxic: the chunks queued until their due time, and
 // what the control's cuts have done to the connection so far.
 type pipe struct {
-	stub    *toxics.ToxicStub
-	c       *control
-	in      <-chan *stream.StreamChunk // nil once the stream has ended
+	stub *toxics.ToxicStub
+	c    *control
+	in   <-chan *stream.StreamChunk // nil once the stream has ended
+	// born is when the connection was opened (its pipe started): effects confined to established connections
+	// (Effect.Established) strike it only if they came after.
+	born    time.Time
 	queue   []queued
 	lastDue time.Time
 	// tainted says a Drop cut lost bytes of this connection: it is closed once no Drop is in force.
@@ -93,7 +96,7 @@ func (p *pipe) run() {
 	p.giveUp.Stop()
 	defer p.giveUp.Stop()
 	for {
-		st := p.c.state()
+		st := p.c.state(p.born)
 		if st.closed || (p.tainted && st.cut != Drop) || p.givenUp(st) {
 			p.kill()
 			return
