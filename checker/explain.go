@@ -198,7 +198,7 @@ func lost(t *tenure, a, b CriticalSection, tb *tenure, led *ledger) (Cause, stri
 			}
 			// Its own DEL while it was still inside its section on this lock: not the release of this grant
 			// (that comes after the write), so one sent by an earlier attempt that reached the node late.
-			return CauseSelfDelete, fmt.Sprintf("%s's own DEL at %s on %s, a late release from an earlier failed attempt with the same value, removed the lock it had won%s",
+			return CauseSelfDelete, fmt.Sprintf("%s's own DEL at %s on %s, a late release it sent with the same value before it won this lock (an earlier attempt's, or an earlier acquisition's), removed the lock it had won%s",
 				a.Worker, at, t.node, then)
 		}
 		how := "DEL"

@@ -48,7 +48,7 @@ func TestEachViolationGetsTheCauseTheServersRecordProves(t *testing.T) {
 		}, CauseForeignDelete, "g3w2's DEL at 0.40s on n1 removed g1w1's lock; g2w1 took it at 0.59s while g1w1 was still inside its section"},
 		{"the holder's own late release of an earlier attempt removed the lock it won: self-delete", 1095, []history.NodeEvent{
 			setA("n1"), nodeEv(400, "n1", history.NodeCmd, "g1w1", "DEL"), setB("n1"),
-		}, CauseSelfDelete, "g1w1's own DEL at 0.40s on n1, a late release from an earlier failed attempt with the same value, removed the lock it had won; g2w1 took it at 0.59s"},
+		}, CauseSelfDelete, "g1w1's own DEL at 0.40s on n1, a late release it sent with the same value before it won this lock (an earlier attempt's, or an earlier acquisition's), removed the lock it had won; g2w1 took it at 0.59s"},
 		{"a holder's own DEL before a later attempt of its own set the key again is not what lost it", 1095, []history.NodeEvent{
 			nodeEv(92, "n1", history.NodeCmd, "g1w1", "SET", "tokA", "PX", "1000", "NX"), nodeEv(93, "n1", history.NodeCmd, "g1w1", "DEL"),
 			setA("n1"), nodeEv(500, "n1", history.NodeCmd, "g3w2", "DEL"), setB("n1"),

@@ -24,8 +24,9 @@ func explain(cause string, parts []partView) string {
 			"that checks no owner) that no care by the holder can prevent."
 	case "self-delete":
 		return "The servers' record shows the holder's own DEL removing the lock it held, before it had released it: " +
-			"the release of an earlier failed attempt, sent with the same value, reached the node late and deleted what " +
-			"a later attempt had won. A lock that keeps one random value across its retries cannot tell the two apart."
+			"a release it sent earlier with the same value (an earlier failed attempt's, or an earlier acquisition's) " +
+			"reached the node late and deleted what it had won since. A lock that keeps one random value across its " +
+			"retries, or across its acquisitions, cannot tell the two apart."
 	case "belief-outlived":
 		return "The holder's key expired on the servers while the holder still believed its lease valid: its belief " +
 			"outlived the lock (a renewal that failed silently, a validity over-stated). Judged by the clients' beliefs " +
