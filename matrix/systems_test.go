@@ -60,3 +60,17 @@ func TestATableOfSeveralSystemsGroupsItsColumnsBySystemAndNamesThem(t *testing.T
 		t.Fatal("a table of one system names its system on every column")
 	}
 }
+
+func TestAMergedTableCountsTheRunsItHoldsNotEveryCellTimesEverySeed(t *testing.T) {
+	m := &Matrix{Seeds: []int64{1, 2, 3}, Cells: []CellResult{
+		{Cell: Cell{"baseline", "lua"}, Runs: []Outcome{{Seed: 1, Verdict: "valid"}, {Seed: 2, Verdict: "valid"}, {Seed: 3, Verdict: "valid"}}},
+		{Cell: Cell{"baseline", "redlock"}, Runs: []Outcome{{Seed: 1, Verdict: "valid"}}},
+	}}
+	var b strings.Builder
+	if err := m.WriteMarkdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "; 4 runs in") {
+		t.Fatalf("a matrix of 4 runs says otherwise:\n%s", b.String())
+	}
+}

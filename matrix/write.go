@@ -35,7 +35,7 @@ func (m *Matrix) WriteMarkdown(w io.Writer) error {
 		}
 		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "\nSeeds %s; %d runs in %s.\n", seedRange(m.Seeds), len(m.Cells)*len(m.Seeds), m.Elapsed.Round(1e9))
+	fmt.Fprintf(&b, "\nSeeds %s; %d runs in %s.\n", seedRange(m.Seeds), runsOf(m), m.Elapsed.Round(1e9))
 	_, err := io.WriteString(w, b.String())
 	return err
 }
