@@ -117,7 +117,9 @@ mutants: deps build
 
 # mutants-ci is the short profile CI runs: the mutants `make mutants` caught on 10 of 10 seeds with their twins valid
 # on every one, on two seeds, exit 1 when the harness no longer catches one of them (the score dropped). A mutant
-# caught on 8 or 9 of 10 would fail two seeds by chance about one time in five, so it is left to `make mutants`.
-MUTANTS_CI ?= fenced~token-one-node,lua-watchdog-cancel~renewal-stops,lua~release-unchecked,lua~renew-revives,lua~renew-unchecked,redlock~drift-ignored,redlock~quorum-half
+# caught on 8 or 9 of 10 would fail two seeds by chance about one time in five, so it is left to `make mutants`:
+# redlock~drift-ignored is (its greedy holder is caught only when another client takes the key in the last few
+# milliseconds of its belief: 8/10 at four runs at once, 10/10 at two and at three, and seed 2 escaped once).
+MUTANTS_CI ?= fenced~token-one-node,lua-watchdog-cancel~renewal-stops,lua~release-unchecked,lua~renew-revives,lua~renew-unchecked,redlock~quorum-half
 mutants-ci: deps build
 	./$(BIN) mutants --seeds 2 --gate --mutants '$(MUTANTS_CI)' $(if $(PARALLEL),--parallel $(PARALLEL)) --quiet
