@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -202,7 +203,10 @@ func (w *Workload) Abandoned() int64 { return w.abandoned.Load() }
 // acquire, under the strategy's per-node timeout: runs started side by side on a small machine then dial
 // hundreds of connections at once, the dials outgrow Redlock's 50 ms per-node timeout, and each timed-out
 // connection is dropped and dialled again on the next try, so the multi-node locks never get a first majority.
-// A failure is returned: no fault is in force yet, so a node that cannot be reached is a broken set-up.
+// A failure is returned: no fault is in force yet, so a node that cannot be reached is a broken set-up. A ping
+// that timed out is tried again until timeout: two dozen workers opening their connections at once on a small,
+// busy machine (a PostgreSQL server forks a backend for each) can outlast one connection's own start-up timeout,
+// and that is slowness, not a broken set-up; any other error (a refused connection) is returned at once.
 func (w *Workload) Warm(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -212,14 +216,37 @@ func (w *Workload) Warm(ctx context.Context, timeout time.Duration) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := wk.clients.Ping(ctx); err != nil {
-				errs <- fmt.Errorf("worker %s could not reach the nodes before the run: %w", wk.Name, err)
+			for {
+				err := wk.clients.Ping(ctx)
+				if err == nil {
+					return
+				}
+				if ctx.Err() != nil || !timedOut(err) {
+					errs <- fmt.Errorf("worker %s could not reach the nodes before the run: %w", wk.Name, err)
+					return
+				}
+				select {
+				case <-ctx.Done():
+					errs <- fmt.Errorf("worker %s could not reach the nodes before the run: %w", wk.Name, err)
+					return
+				case <-time.After(warmRetry):
+				}
 			}
 		}()
 	}
 	wg.Wait()
 	close(errs)
 	return <-errs
+}
+
+// warmRetry is the pause before Warm pings again after a ping timed out.
+const warmRetry = 100 * time.Millisecond
+
+// timedOut says whether err is a timeout (a deadline of the client's own, a network timeout), which Warm tries
+// again, rather than a refusal.
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 // Start runs every worker until ctx ends or Stop is called.
