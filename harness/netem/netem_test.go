@@ -80,13 +80,19 @@ func TestAHoldingCutDeliversTheCommandsSentIntoItWhenItHealsEvenIfTheClientGaveU
 		t.Fatal("the held command reached the node before the cut healed")
 	}
 	heal()
+	awaitValue(t, direct, "held", "arrived", "the command sent into the cut never reached the node after the heal")
+}
+
+// awaitValue waits up to 2 s for key to read want on c, and fails with msg if it never does.
+func awaitValue(t *testing.T, c *redis.Client, key, want, msg string) {
+	t.Helper()
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		if v, _ := direct.Get(ctx, "held").Result(); v == "arrived" {
-			break
+		if v, _ := c.Get(context.Background(), key).Result(); v == want {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the command sent into the cut never reached the node after the heal")
+			t.Fatal(msg)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -273,14 +279,5 @@ func TestACutOnEstablishedFlowsHoldsTheOldConnectionsWhileNewOnesPassAndLandsThe
 		t.Fatalf("before the heal the node holds %q", v)
 	}
 	heal()
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		if v, _ := direct.Get(ctx, "k").Result(); v == "from the old connection" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the command held on the old connection never landed after the heal")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	awaitValue(t, direct, "k", "from the old connection", "the command held on the old connection never landed after the heal")
 }

@@ -216,27 +216,29 @@ func (w *Workload) Warm(ctx context.Context, timeout time.Duration) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				err := wk.clients.Ping(ctx)
-				if err == nil {
-					return
-				}
-				if ctx.Err() != nil || !timedOut(err) {
-					errs <- fmt.Errorf("worker %s could not reach the nodes before the run: %w", wk.Name, err)
-					return
-				}
-				select {
-				case <-ctx.Done():
-					errs <- fmt.Errorf("worker %s could not reach the nodes before the run: %w", wk.Name, err)
-					return
-				case <-time.After(warmRetry):
-				}
+			if err := warmOne(ctx, wk); err != nil {
+				errs <- fmt.Errorf("worker %s could not reach the nodes before the run: %w", wk.Name, err)
 			}
 		}()
 	}
 	wg.Wait()
 	close(errs)
 	return <-errs
+}
+
+// warmOne pings wk's nodes until they answer, a ping fails other than by a timeout, or ctx ends.
+func warmOne(ctx context.Context, wk *Worker) error {
+	for {
+		err := wk.clients.Ping(ctx)
+		if err == nil || ctx.Err() != nil || !timedOut(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(warmRetry):
+		}
+	}
 }
 
 // warmRetry is the pause before Warm pings again after a ping timed out.
