@@ -59,7 +59,8 @@ scenario: deps build
 	./$(BIN) run $(RUN_FLAGS)
 
 # test runs every test under the race detector: unit tests, real nodes, whole runs, Ctrl-C across scenarios and
-# both backends.
+# both backends. The packages that start servers or run whole scenarios take the machine one at a time
+# (internal/testslot): two of them at once on 2 CPUs starve each other's runs.
 test: test-deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 30m ./...

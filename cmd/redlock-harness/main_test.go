@@ -18,23 +18,26 @@ import (
 	"github.com/redlock-harness/redlock-harness/checker"
 	"github.com/redlock-harness/redlock-harness/harness"
 	"github.com/redlock-harness/redlock-harness/harness/cluster"
+	"github.com/redlock-harness/redlock-harness/internal/testslot"
 	"github.com/redlock-harness/redlock-harness/scenarios"
 )
 
 var binary string
 
+// TestMain builds the binary the tests run, outside the machine's test slot, and runs the tests in it (see
+// testslot).
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "redlock-harness-bin-")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "redlock-harness")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		panic(string(out))
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testslot.Main(m, func() func() {
+		dir, err := os.MkdirTemp("", "redlock-harness-bin-")
+		if err != nil {
+			panic(err)
+		}
+		binary = filepath.Join(dir, "redlock-harness")
+		if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+			panic(string(out))
+		}
+		return func() { os.RemoveAll(dir) }
+	})
 }
 
 // cli runs the binary and returns its exit code, stdout and stderr.

@@ -2,7 +2,6 @@ package pglock_test
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/redlock-harness/redlock-harness/harness/cluster"
 	"github.com/redlock-harness/redlock-harness/harness/system/postgres"
+	"github.com/redlock-harness/redlock-harness/internal/testslot"
 	"github.com/redlock-harness/redlock-harness/lock"
 	"github.com/redlock-harness/redlock-harness/lock/pglock"
 )
@@ -21,22 +21,22 @@ import (
 // one per test would cost a second of initdb each. Empty in -short mode.
 var server string
 
+// TestMain starts that server, outside the machine's test slot, and runs the tests in it (see testslot).
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	b := &postgres.Local{}
-	nodes, err := b.Start(context.Background(), cluster.Spec{Nodes: 1})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "pglock tests:", err)
-		_ = b.Stop(context.Background())
-		os.Exit(1)
-	}
-	server = nodes[0].Addr
-	code := m.Run()
-	_ = b.Stop(context.Background())
-	os.Exit(code)
+	testslot.Main(m, func() func() {
+		if testing.Short() {
+			return func() {}
+		}
+		b := &postgres.Local{}
+		nodes, err := b.Start(context.Background(), cluster.Spec{Nodes: 1})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "pglock tests:", err)
+			_ = b.Stop(context.Background())
+			os.Exit(1)
+		}
+		server = nodes[0].Addr
+		return func() { _ = b.Stop(context.Background()) }
+	})
 }
 
 // needServer skips a test in -short mode.

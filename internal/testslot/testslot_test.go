@@ -1,0 +1,27 @@
+package testslot
+
+import (
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+func TestASecondHolderWaitsUntilTheFirstOneEnds(t *testing.T) {
+	path := filepath.Join(t.TempDir(), lockName)
+	if err := take(path); err != nil {
+		t.Fatal(err)
+	}
+	other, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := syscall.Flock(int(other.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != syscall.EWOULDBLOCK {
+		t.Fatalf("a second taker got %v while the slot was held, want EWOULDBLOCK", err)
+	}
+	held.Close() // what the first binary's exit does
+	if err := syscall.Flock(int(other.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatalf("the slot stayed taken after its holder ended: %v", err)
+	}
+}
