@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +23,11 @@ import (
 
 // lockName is the slot's file in the temporary directory every test binary of one `go test` shares.
 const lockName = "redlock-harness-test-slot.lock"
+
+// heldEnv is set in the environment of a binary that holds the slot, and so in every process its tests start: a
+// test that runs its own binary again in a child (a docker start in a process that can be killed) must not wait
+// for the slot its parent holds.
+const heldEnv = "REDLOCK_HARNESS_TEST_SLOT_HELD"
 
 // Main is a heavy package's TestMain: it waits for the slot, runs the package's tests, and exits with their code;
 // the slot is freed when the process ends, however it ends. In -short mode (unit tests and quick checks only) it
@@ -35,7 +41,7 @@ func Main(m *testing.M, before func() (after func())) {
 	if before != nil {
 		after = before()
 	}
-	if !testing.Short() {
+	if !testing.Short() && os.Getenv(heldEnv) == "" {
 		if err := take(filepath.Join(os.TempDir(), lockName)); err != nil {
 			fmt.Fprintln(os.Stderr, "testslot: running without the machine's slot:", err)
 		}
@@ -67,7 +73,7 @@ func take(path string) error {
 		fmt.Fprintf(os.Stderr, "testslot: waited %s for the machine\n", waited.Round(time.Second))
 	}
 	held = f // kept open, and so locked, until the process exits
-	return nil
+	return os.Setenv(heldEnv, strconv.Itoa(os.Getpid()))
 }
 
 // held is the open lock file; nothing reads it, it is kept only so the lock lives as long as the process.

@@ -8,6 +8,7 @@ import (
 )
 
 func TestASecondHolderWaitsUntilTheFirstOneEnds(t *testing.T) {
+	t.Setenv(heldEnv, "")
 	path := filepath.Join(t.TempDir(), lockName)
 	if err := take(path); err != nil {
 		t.Fatal(err)
@@ -23,5 +24,16 @@ func TestASecondHolderWaitsUntilTheFirstOneEnds(t *testing.T) {
 	held.Close() // what the first binary's exit does
 	if err := syscall.Flock(int(other.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		t.Fatalf("the slot stayed taken after its holder ended: %v", err)
+	}
+}
+
+func TestAProcessStartedByTheHolderDoesNotWaitForItsParentsSlot(t *testing.T) {
+	t.Setenv(heldEnv, "")
+	if err := take(filepath.Join(t.TempDir(), lockName)); err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if os.Getenv(heldEnv) == "" {
+		t.Fatalf("the holder did not mark its environment: a child test binary would wait for its parent forever")
 	}
 }
