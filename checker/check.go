@@ -86,6 +86,12 @@ type Result struct {
 	vis *visual
 }
 
+// Stalled says whether a verdict is unknown because the run did too little work: fewer written critical sections
+// than the minimum. That is how a lock that makes no progress under a fault reads, as opposed to an unknown for
+// another reason (the checker's time budget, a machine too busy to be believed). Results and the matrix's
+// outcomes, which keep only these three numbers, are judged by this one rule.
+func Stalled(v Verdict, written, minimum int) bool { return v == Unknown && written < minimum }
+
 // Stuck says whether the liveness verdict found a key nobody could take (see Liveness). It is reported beside the
 // safety verdict, not merged into it: a stuck lock is still mutually exclusive, and CI that gates on the exit
 // code should not mistake a liveness bug for a safety one.

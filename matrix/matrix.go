@@ -100,7 +100,7 @@ func (c CellResult) Count(v string) int {
 // Stalled reports whether the run was unknown because it did too little work (the lock made no progress), as
 // opposed to unknown because the linearizability search ran out of time.
 func (o Outcome) Stalled() bool {
-	return o.Verdict == string(checker.Unknown) && o.Written < o.MinWritten
+	return checker.Stalled(checker.Verdict(o.Verdict), o.Written, o.MinWritten)
 }
 
 // Worst is the cell's worst verdict over its seeds.
