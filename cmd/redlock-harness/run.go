@@ -203,7 +203,7 @@ func (t *runTally) add(scenario, name string, res harness.Result, err error, std
 // stalled says whether a run's verdict is unknown because it did too little work (not, say, because its
 // linearizability check ran out of time, which no expectation excuses).
 func stalled(res harness.Result) bool {
-	return checker.Stalled(res.Verdict, res.Check.CriticalSections, res.Check.MinCriticalSections)
+	return checker.Stalled(res.Verdict, res.Check.Liveness.All.CS.Written, res.Check.MinCriticalSections)
 }
 
 // stallExpected says whether the truth table expects strategy to make too little progress under scenario for a
