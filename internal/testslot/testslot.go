@@ -51,7 +51,11 @@ func Main(m *testing.M, before func() (after func())) {
 	os.Exit(code)
 }
 
-// take blocks until this process holds the exclusive lock on path. The lock is the kernel's (flock), tied to the
+// maxWait bounds the wait for the slot: a holder that hangs is ended by its own test timeout, but should it not be,
+// the waiting binary runs its tests without the slot rather than wait for ever.
+var maxWait = 20 * time.Minute
+
+// take waits, up to maxWait, until this process holds the exclusive lock on path. The lock is the kernel's (flock), tied to the
 // open file: a binary that crashes or is killed frees it, so no stale slot can block the next run.
 func take(path string) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o666)
@@ -60,10 +64,15 @@ func take(path string) error {
 	}
 	start := time.Now()
 	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
-		if err != syscall.EINTR {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err != syscall.EWOULDBLOCK && err != syscall.EINTR {
 			break
 		}
+		if time.Since(start) > maxWait {
+			err = fmt.Errorf("another test binary held it for %s", maxWait)
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	if err != nil {
 		f.Close()

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestASecondHolderWaitsUntilTheFirstOneEnds(t *testing.T) {
@@ -35,5 +36,24 @@ func TestAProcessStartedByTheHolderDoesNotWaitForItsParentsSlot(t *testing.T) {
 	defer held.Close()
 	if os.Getenv(heldEnv) == "" {
 		t.Fatalf("the holder did not mark its environment: a child test binary would wait for its parent forever")
+	}
+}
+
+func TestAWaiterGivesUpAfterItsBoundRatherThanWaitForAHungHolder(t *testing.T) {
+	t.Setenv(heldEnv, "")
+	path := filepath.Join(t.TempDir(), lockName)
+	hung, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hung.Close()
+	if err := syscall.Flock(int(hung.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	defer func(w time.Duration) { maxWait = w }(maxWait)
+	maxWait = 300 * time.Millisecond
+	if err := take(path); err == nil {
+		held.Close()
+		t.Fatalf("took the slot another holder still held")
 	}
 }
