@@ -3,6 +3,7 @@ package harness_test
 import (
 	"context"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -12,16 +13,19 @@ import (
 	"github.com/redlock-harness/redlock-harness/scenarios"
 )
 
-// runClientFault runs lua for a few seconds with one client fault aimed at worker g1w1 and returns the history.
-func runClientFault(t *testing.T, fault string) *history.History {
+// runClientFault runs lua for a few seconds with workers workers on one key and one client fault aimed at worker
+// g1w1, and returns the history. Workers think longer than they hold, so the key is free most of the time and a
+// rival cannot starve g1w1 of the section its fault waits for.
+func runClientFault(t *testing.T, workers int, fault string) *history.History {
 	t.Helper()
 	sc, err := scenarios.Parse("client-fault", "client-fault.yaml", []byte(`description: one client fault on g1w1
 duration: 8s
 groups: 1
-workers: 2
+workers: `+strconv.Itoa(workers)+`
 keys: 1
 ttl: 1s
 hold: {min: 50ms, max: 100ms}
+think: {min: 100ms, max: 200ms}
 min_critical_sections: 1
 faults:
   - `+fault+`
@@ -47,7 +51,9 @@ func TestAStalledWorkerResumesAfterItsStallAndWrites(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: not in -short")
 	}
-	h := runClientFault(t, "kind: client-stall\n    stall: 1500ms")
+	// g1w1 works alone: with a rival on the one key, its backed-off retries can miss every free moment of the
+	// fault's window on a loaded machine, and the stall would never be reached.
+	h := runClientFault(t, 1, "kind: client-stall\n    stall: 1500ms")
 	reads := map[int64]int64{}
 	for _, e := range h.Events {
 		if e.Worker == "g1w1" && e.Op == history.OpCS && e.Ev == history.EvInvoke {
@@ -66,7 +72,7 @@ func TestACrashedWorkerNeverReleasesNorComesBack(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: not in -short")
 	}
-	h := runClientFault(t, "kind: client-crash")
+	h := runClientFault(t, 2, "kind: client-crash")
 	var crashedAt int64 = -1
 	for _, e := range h.Events {
 		switch {
