@@ -51,6 +51,7 @@ func TestAStalledWorkerResumesAfterItsStallAndWrites(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: not in -short")
 	}
+	t.Parallel()
 	// g1w1 works alone: with a rival on the one key, its backed-off retries can miss every free moment of the
 	// fault's window on a loaded machine, and the stall would never be reached.
 	h := runClientFault(t, 1, "kind: client-stall\n    stall: 1500ms")
@@ -72,6 +73,7 @@ func TestACrashedWorkerNeverReleasesNorComesBack(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: not in -short")
 	}
+	t.Parallel()
 	h := runClientFault(t, 2, "kind: client-crash")
 	var crashedAt int64 = -1
 	for _, e := range h.Events {

@@ -119,11 +119,14 @@ func TestEveryFaultKindRunsThroughTheDockerBackendAndLeavesNoContainer(t *testin
 		{"clock-jump", "clock-jump", 4 * time.Second},
 		{"failover", "failover", 5 * time.Second},
 	}
+	two := make(chan struct{}, 2)
 	for _, tc := range cases {
 		t.Run(tc.scenario, func(t *testing.T) {
-			// The runs are mostly waiting on their schedule: two at a time (go test's default parallelism on two
-			// cores) halves the time without changing what each checks.
+			// The runs are mostly waiting on their schedule: two at a time halves the time without changing what
+			// each checks; more would have the engine start a dozen containers at once.
 			t.Parallel()
+			two <- struct{}{}
+			defer func() { <-two }()
 			sc, err := scenarios.Load(tc.scenario)
 			if err != nil {
 				t.Fatal(err)
@@ -190,6 +193,8 @@ func TestTheDockerAndLocalBackendsBothFindALuaLockBrokenByTheSameFault(t *testin
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			// The two cases side by side: each is one run at a time, docker then local.
+			t.Parallel()
 			const seed = 1
 			d := &cluster.Docker{}
 			onDocker := runOn(t, d, tc.sc, "lua", seed, tc.duration)

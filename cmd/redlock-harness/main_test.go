@@ -18,6 +18,7 @@ import (
 	"github.com/redlock-harness/redlock-harness/checker"
 	"github.com/redlock-harness/redlock-harness/harness"
 	"github.com/redlock-harness/redlock-harness/harness/cluster"
+	"github.com/redlock-harness/redlock-harness/internal/testbin"
 	"github.com/redlock-harness/redlock-harness/internal/testslot"
 	"github.com/redlock-harness/redlock-harness/scenarios"
 )
@@ -28,15 +29,9 @@ var binary string
 // testslot).
 func TestMain(m *testing.M) {
 	testslot.Main(m, func() func() {
-		dir, err := os.MkdirTemp("", "redlock-harness-bin-")
-		if err != nil {
-			panic(err)
-		}
-		binary = filepath.Join(dir, "redlock-harness")
-		if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-			panic(string(out))
-		}
-		return func() { os.RemoveAll(dir) }
+		var remove func()
+		binary, remove = testbin.Build()
+		return remove
 	})
 }
 

@@ -32,8 +32,8 @@ const (
 	DefaultElectionMs = 600
 )
 
-// Local runs an etcd cluster on this machine: each member is a process of its own, this very executable started
-// again with MemberEnv set, listening for clients and peers on free loopback ports, with its data in a directory
+// Local runs an etcd cluster on this machine: each member is a process of its own, this very executable (or the
+// one MemberExecutableEnv names) started again with MemberEnv set, listening for clients and peers on free loopback ports, with its data in a directory
 // of its own. Members get SIGKILL if the harness dies (Pdeathsig). A pause (SIGSTOP) or a crash (SIGKILL) hits
 // one member; its peers elect a new leader when it was the leader.
 //
@@ -271,9 +271,12 @@ func (l *Local) startOnFreePorts(ctx context.Context, m *member) error {
 
 // spawn starts a member's process from this executable, its stderr in its directory.
 func (l *Local) spawn(m *member) error {
-	exe, err := os.Executable()
-	if err != nil {
-		return err
+	exe := os.Getenv(MemberExecutableEnv)
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return err
+		}
 	}
 	raw, err := json.Marshal(m.cfg)
 	if err != nil {

@@ -20,6 +20,12 @@ import (
 // the server (go.etcd.io/etcd/server/v3/embed).
 const MemberEnv = "REDLOCK_HARNESS_ETCD_MEMBER"
 
+// MemberExecutableEnv, when set, names the binary the local backend starts members from instead of its own
+// executable; any binary importing this package will do. A test binary built with the race detector makes
+// race-instrumented members, several times slower than a real server and busy enough to starve a small machine;
+// its tests point this at a plain build.
+const MemberExecutableEnv = "REDLOCK_HARNESS_ETCD_MEMBER_EXECUTABLE"
+
 // memberConfig is one member's part of a cluster, as the backend hands it to the member process.
 type memberConfig struct {
 	Name string `json:"name"`
