@@ -54,6 +54,7 @@ func TestAHealThatNeverReturnsIsRecordedAsTimedOutAndTheRunGoesOnToItsVerdict(t 
 	if testing.Short() {
 		t.Skip("integration test: not in -short")
 	}
+	// Not in parallel: it shortens the heal timeout of every run in the process.
 	registerStuck.Do(func() {
 		fault.Register(fault.Kind{Name: "stuck-heal", Summary: "a heal that never returns (tests only)",
 			New: func() fault.Fault { return &stuckHeal{} }})
@@ -177,6 +178,7 @@ func TestARunToldToStopOnViolationEndsAtItsFirstAndTheCheckerConfirmsIt(t *testi
 	if testing.Short() {
 		t.Skip("integration test: not in -short")
 	}
+	t.Parallel()
 	sc := scenarios.MustLoad("client-stall") // lua is caught there on every seed
 	res, err := harness.Run(context.Background(), harness.Config{Scenario: sc, Strategy: lock.Lua{}, Seed: 1,
 		OutDir: t.TempDir(), StopOnViolation: true})

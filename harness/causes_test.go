@@ -18,6 +18,7 @@ func TestEachCauseIsProducedOnRealNodesAndReadFromTheirRecord(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: not in -short")
 	}
+	t.Parallel()
 	tests := []struct {
 		cause    checker.Cause
 		strategy string

@@ -77,6 +77,11 @@ func faultEvents(t *testing.T, dir, kind string) (injected, healed int) {
 	return injected, healed
 }
 
+// dockerRuns holds the tests' docker runs to two at a time. The runs are mostly waiting on their schedule: two at a
+// time halves the time without changing what each checks; more would have the engine start a dozen containers at
+// once.
+var dockerRuns = make(chan struct{}, 2)
+
 // runOn runs a scenario with one strategy and seed on a backend, and fails the test when the harness could not
 // run or reached no verdict.
 func runOn(t *testing.T, b cluster.Backend, sc *scenarios.Scenario, strategy string, seed int64, d time.Duration) harness.Result {
@@ -106,6 +111,7 @@ func TestEveryFaultKindRunsThroughTheDockerBackendAndLeavesNoContainer(t *testin
 		t.Skip("integration test: not in -short")
 	}
 	needDocker(t)
+	t.Parallel()
 	cases := []struct {
 		scenario string // a built-in scenario, run shorter than its default
 		fault    string // the fault kind that must have been injected and healed
@@ -119,14 +125,11 @@ func TestEveryFaultKindRunsThroughTheDockerBackendAndLeavesNoContainer(t *testin
 		{"clock-jump", "clock-jump", 4 * time.Second},
 		{"failover", "failover", 5 * time.Second},
 	}
-	two := make(chan struct{}, 2)
 	for _, tc := range cases {
 		t.Run(tc.scenario, func(t *testing.T) {
-			// The runs are mostly waiting on their schedule: two at a time halves the time without changing what
-			// each checks; more would have the engine start a dozen containers at once.
 			t.Parallel()
-			two <- struct{}{}
-			defer func() { <-two }()
+			dockerRuns <- struct{}{}
+			defer func() { <-dockerRuns }()
 			sc, err := scenarios.Load(tc.scenario)
 			if err != nil {
 				t.Fatal(err)
@@ -172,6 +175,7 @@ func TestTheDockerAndLocalBackendsBothFindALuaLockBrokenByTheSameFault(t *testin
 		t.Skip("integration test: not in -short")
 	}
 	needDocker(t)
+	t.Parallel()
 	jumps, err := scenarios.Parse("clock-jumps", "clock-jumps.yaml", []byte(clockJumps))
 	if err != nil {
 		t.Fatal(err)
@@ -195,6 +199,8 @@ func TestTheDockerAndLocalBackendsBothFindALuaLockBrokenByTheSameFault(t *testin
 		t.Run(tc.name, func(t *testing.T) {
 			// The two cases side by side: each is one run at a time, docker then local.
 			t.Parallel()
+			dockerRuns <- struct{}{}
+			defer func() { <-dockerRuns }()
 			const seed = 1
 			d := &cluster.Docker{}
 			onDocker := runOn(t, d, tc.sc, "lua", seed, tc.duration)

@@ -95,6 +95,7 @@ func TestAStrategyWrittenOutsideTheProjectRunsThroughThePublicAPI(t *testing.T) 
 	if testing.Short() {
 		t.Skip("integration test: not in -short")
 	}
+	t.Parallel()
 	res, err := harness.Run(context.Background(), harness.Config{
 		Scenario: scenarios.MustLoad("baseline"),
 		Strategy: myLock{},

@@ -68,6 +68,7 @@ func TestEveryFailpointStallsOrCrashesTheWorkerAtItsPoint(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: not in -short")
 	}
+	t.Parallel()
 	points := []struct{ step, strategy string }{
 		{lock.StepAfterReplies, "lua"},
 		{lock.StepAfterAcquire, "lua"},
@@ -131,6 +132,7 @@ func TestAFailpointAtAPointTheLockDoesNotHaveArmsNothingAndSaysSo(t *testing.T) 
 	if testing.Short() {
 		t.Skip("integration test: not in -short")
 	}
+	t.Parallel()
 	h := runFailpoint(t, "lua", "client-stall", lock.StepBetweenGetAndDel)
 	if e := fired(h); e != nil {
 		t.Fatalf("a failpoint fired on lua at a point it lacks: %+v", e)

@@ -80,6 +80,7 @@ func TestAFaultKindDeclaredInATestFileRunsEndToEndWithItsOwnParameter(t *testing
 	if testing.Short() {
 		t.Skip("integration test: not in -short")
 	}
+	t.Parallel()
 	sc, err := scenarios.Parse("noted", "noted.yaml", []byte(notedScenario))
 	if err != nil {
 		t.Fatal(err)

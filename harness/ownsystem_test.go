@@ -376,6 +376,7 @@ func TestASystemDeclaredInATestFileRunsEndToEndUnderFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: not in -short")
 	}
+	t.Parallel()
 	sc, err := scenarios.Parse("memlock", "memlock.yaml", []byte(memlockScenario))
 	if err != nil {
 		t.Fatal(err)
