@@ -79,7 +79,8 @@ func faultEvents(t *testing.T, dir, kind string) (injected, healed int) {
 
 // dockerRuns holds the tests' docker runs to two at a time. The runs are mostly waiting on their schedule: two at a
 // time halves the time without changing what each checks; more would have the engine start a dozen containers at
-// once.
+// once. The docker tests themselves run one after the other, before the local whole-run tests that run side by
+// side.
 var dockerRuns = make(chan struct{}, 2)
 
 // runOn runs a scenario with one strategy and seed on a backend, and fails the test when the harness could not
@@ -111,7 +112,6 @@ func TestEveryFaultKindRunsThroughTheDockerBackendAndLeavesNoContainer(t *testin
 		t.Skip("integration test: not in -short")
 	}
 	needDocker(t)
-	t.Parallel()
 	cases := []struct {
 		scenario string // a built-in scenario, run shorter than its default
 		fault    string // the fault kind that must have been injected and healed
@@ -175,7 +175,6 @@ func TestTheDockerAndLocalBackendsBothFindALuaLockBrokenByTheSameFault(t *testin
 		t.Skip("integration test: not in -short")
 	}
 	needDocker(t)
-	t.Parallel()
 	jumps, err := scenarios.Parse("clock-jumps", "clock-jumps.yaml", []byte(clockJumps))
 	if err != nil {
 		t.Fatal(err)
