@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+
+	"github.com/redlock-harness/redlock-harness/harness/system/etcd"
 )
 
 // command is the package path of the project's command.
@@ -26,4 +28,12 @@ func Build() (path string, remove func()) {
 		panic(fmt.Sprintf("go build %s: %v\n%s", command, err, out))
 	}
 	return path, func() { os.RemoveAll(dir) }
+}
+
+// PlainEtcdMembers is a testslot.Main before-function: it builds the command and has the etcd members the tests
+// start run from it (etcd.MemberExecutableEnv), and returns the function that removes the build.
+func PlainEtcdMembers() (after func()) {
+	exe, remove := Build()
+	os.Setenv(etcd.MemberExecutableEnv, exe)
+	return remove
 }

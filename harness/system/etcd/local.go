@@ -33,8 +33,8 @@ const (
 )
 
 // Local runs an etcd cluster on this machine: each member is a process of its own, this very executable (or the
-// one MemberExecutableEnv names) started again with MemberEnv set, listening for clients and peers on free loopback ports, with its data in a directory
-// of its own. Members get SIGKILL if the harness dies (Pdeathsig). A pause (SIGSTOP) or a crash (SIGKILL) hits
+// one MemberExecutableEnv names) started again with MemberEnv set, listening for clients and peers on free
+// loopback ports, with its data in a directory of its own. Members get SIGKILL if the harness dies (Pdeathsig). A pause (SIGSTOP) or a crash (SIGKILL) hits
 // one member; its peers elect a new leader when it was the leader.
 //
 // The members reach each other through the backend's fronts and links (peerNet), so that CutPeers can cut one
@@ -269,7 +269,7 @@ func (l *Local) startOnFreePorts(ctx context.Context, m *member) error {
 	return fmt.Errorf("start %s: %w", m.cfg.Name, last)
 }
 
-// spawn starts a member's process from this executable, its stderr in its directory.
+// spawn starts a member's process from this executable (or MemberExecutableEnv's), its stderr in its directory.
 func (l *Local) spawn(m *member) error {
 	exe := os.Getenv(MemberExecutableEnv)
 	if exe == "" {

@@ -3,6 +3,7 @@ package etcd_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"syscall"
 	"testing"
@@ -71,6 +72,10 @@ func TestThreeMembersStartAsProcessesOfTheirOwnAndElectALeader(t *testing.T) {
 	pids := b.PIDs()
 	if len(pids) != 3 || pids[0] == os.Getpid() || pids[0] == pids[1] {
 		t.Fatalf("member processes %v (harness %d)", pids, os.Getpid())
+	}
+	// TestMain names a plain build: the members run from it, not from this race-instrumented test binary.
+	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pids[0])); err != nil || exe != os.Getenv(etcd.MemberExecutableEnv) {
+		t.Fatalf("member runs from %q (%v), want %q", exe, err, os.Getenv(etcd.MemberExecutableEnv))
 	}
 	if _, err := b.Leader(context.Background()); err != nil {
 		t.Fatal(err)

@@ -1,10 +1,8 @@
 package etcd_test
 
 import (
-	"os"
 	"testing"
 
-	"github.com/redlock-harness/redlock-harness/harness/system/etcd"
 	"github.com/redlock-harness/redlock-harness/internal/testbin"
 	"github.com/redlock-harness/redlock-harness/internal/testslot"
 )
@@ -12,10 +10,4 @@ import (
 // TestMain runs this package's tests in the machine's test slot: they start servers, run whole scenarios or keep
 // the CPUs busy, and beside another such package on a small machine their timing would be the machine's. Their
 // etcd members run from a plain build of the command, not from this race-instrumented test binary.
-func TestMain(m *testing.M) {
-	testslot.Main(m, func() func() {
-		exe, remove := testbin.Build()
-		os.Setenv(etcd.MemberExecutableEnv, exe)
-		return remove
-	})
-}
+func TestMain(m *testing.M) { testslot.Main(m, testbin.PlainEtcdMembers) }
