@@ -67,7 +67,7 @@ func TestAnExternalBackendRunsTheLocksAgainstTheUsersServersAndLeavesNoKeyOfItsO
 			}
 			info, _ := lock.Lookup(st)
 			res, err := harness.Run(context.Background(), harness.Config{Scenario: scenarios.MustLoad("partition"), Strategy: info.Make(),
-				Seed: 1, Duration: 4 * time.Second, Backend: be, OutDir: t.TempDir()})
+				Seed: 1, Duration: 8 * time.Second, Backend: be, OutDir: t.TempDir()})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -43,7 +43,7 @@ func TestShardsRunOneAfterAnotherAndMergedEqualTheUnshardedMatrix(t *testing.T) 
 	// Cells whose verdicts do not depend on timing luck: the same runs made twice must agree, so only locks measured
 	// valid on every seed (a run that may or may not catch a lock in 3 s would make this test flaky, not sharding).
 	plan := Plan{Cells: []Cell{{"baseline", "lua"}, {"baseline", "setnx-del"}, {"client-stall", "fenced"}},
-		Seeds: []int64{1, 2}, Duration: 3 * time.Second, Parallel: 2, OutDir: t.TempDir()}
+		Seeds: []int64{1, 2}, Duration: 5 * time.Second, Parallel: 2, OutDir: t.TempDir()}
 	whole, err := Run(context.Background(), plan, nil)
 	if err != nil {
 		t.Fatal(err)

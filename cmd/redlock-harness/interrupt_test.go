@@ -204,7 +204,7 @@ func TestCtrlCAtSeededMomentsAcrossEveryScenarioAndBothBackendsEndsCleanly(t *te
 	strategies := lock.Names()
 	var tally interruptTally
 	t.Run("interrupts", func(t *testing.T) {
-		sem := make(chan struct{}, 3)
+		sem := make(chan struct{}, 2)
 		for i := range 50 {
 			seed := int64(i + 1)
 			rng := rand.New(rand.NewPCG(uint64(seed), 0x1c))
