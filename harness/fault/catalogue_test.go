@@ -2,6 +2,9 @@ package fault
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -10,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redlock-harness/redlock-harness/harness/cluster"
+	"github.com/redlock-harness/redlock-harness/harness/netem"
 )
 
 func TestABridgePartitionGivesTwoSidesMajoritiesSharingOneNode(t *testing.T) {
@@ -122,4 +126,84 @@ func TestADelayedRestartKeepsTheNodeDownUntilTheDelayHasPassed(t *testing.T) {
 	if err := inj.Heal(ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestAMajoritiesRingGivesEveryGroupADifferentMajorityWithNoNodeInAll(t *testing.T) {
+	env := testEnv(t)
+	inj := inject(t, env, "  - kind: partition\n    shape: majorities-ring\n")
+	defer inj.Heal(context.Background())
+	r := reachable(t, env)
+	checkRing(t, r, []string{"g1", "g2", "g3"}, 5)
+}
+
+func TestTheMajoritiesRingsWindowsDifferForEveryGroupCountUpToTheNodes(t *testing.T) {
+	nodes := []string{"n1", "n2", "n3", "n4", "n5"}
+	for _, tc := range []struct {
+		name   string
+		groups int
+	}{
+		{"two groups see two majorities that share one node, as a bridge", 2},
+		{"three groups see three majorities", 3},
+		{"five groups see five majorities, one window per position of the ring", 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for seed := uint64(1); seed <= 20; seed++ {
+				var groups []string
+				for i := 1; i <= tc.groups; i++ {
+					groups = append(groups, fmt.Sprintf("g%d", i))
+				}
+				cut := majoritiesRing(nil, &Env{Rand: rand.New(rand.NewPCG(seed, 0))}, nodes, groups)
+				r := map[string][]string{}
+				for _, g := range groups {
+					for _, n := range nodes {
+						if !slices.Contains(cut, netem.LinkName(g, n)) {
+							r[g] = append(r[g], n)
+						}
+					}
+				}
+				checkRing(t, r, groups, len(nodes))
+			}
+		})
+	}
+}
+
+// checkRing checks that every group reaches a bare majority, that no two groups reach the same nodes, that any
+// two overlap, and, with more than two groups, that no node is reached by all.
+func checkRing(t *testing.T, r map[string][]string, groups []string, nodes int) {
+	t.Helper()
+	seen := map[string]string{}
+	count := map[string]int{}
+	for _, g := range groups {
+		sort.Strings(r[g])
+		if len(r[g]) != nodes/2+1 {
+			t.Fatalf("%s reaches %v, not a bare majority: %v", g, r[g], r)
+		}
+		key := strings.Join(r[g], ",")
+		if other, ok := seen[key]; ok {
+			t.Fatalf("%s and %s reach the same nodes: %v", other, g, r)
+		}
+		seen[key] = g
+		for _, n := range r[g] {
+			count[n]++
+		}
+		for _, h := range groups {
+			if h != g && len(r[h]) > 0 && !overlap(r[g], r[h]) {
+				t.Fatalf("%s and %s share no node: %v", g, h, r)
+			}
+		}
+	}
+	for n, c := range count {
+		if len(groups) > 2 && c == len(groups) {
+			t.Fatalf("%s is reached by every group: %v", n, r)
+		}
+	}
+}
+
+func overlap(a, b []string) bool {
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
 }

@@ -24,11 +24,18 @@ import (
 //   - bridge: one node (named or drawn) is shared; the other nodes split in two halves. Odd groups (g1, g3, …) see
 //     the shared node and the first half, even groups the shared node and the second half: with five nodes each
 //     side sees a majority of three, and the two majorities overlap in the bridge node only.
+//   - majorities-ring: Jepsen's majorities ring, between client groups and nodes. The nodes are put in a ring
+//     in an order drawn from the seed; each group sees a window of a bare majority of consecutive nodes, the
+//     windows spread evenly round the ring: every group reaches a majority, and no two groups (of up to as many
+//     as there are nodes) the same one. Any two majorities still overlap, but no node is in all of them, so no
+//     single node sees every acquisition: what a quorum algorithm learns from one majority must reach the next
+//     through the nodes the two share.
 //   - random-halves: nodes and groups are shuffled from the seed and split in two; every link across is cut.
 type partition struct {
 	NodeTargets  `yaml:",inline"`
 	GroupTargets `yaml:",inline"`
-	// Shape is how the links are cut: isolate-node, isolate-group, majority-minority, bridge or random-halves.
+	// Shape is how the links are cut: isolate-node, isolate-group, majority-minority, bridge, majorities-ring or
+	// random-halves.
 	Shape string `yaml:"shape" json:"shape,omitempty"`
 	// Mode is what happens to the bytes on a cut link: blackhole (default, also drop: they vanish), hold (they are
 	// kept and delivered at the heal) or reset (connections fail as soon as they carry a byte).
@@ -57,11 +64,12 @@ var shapes = map[string]func(f *partition, env *Env, nodes, groups []string) []s
 	"isolate-group":     isolateGroup,
 	"majority-minority": majorityMinority,
 	"bridge":            bridge,
+	"majorities-ring":   majoritiesRing,
 	"random-halves":     randomHalves,
 }
 
 // shapeNames lists the shapes, as scenarios name them.
-const shapeNames = "isolate-node, isolate-group, majority-minority, bridge or random-halves"
+const shapeNames = "isolate-node, isolate-group, majority-minority, bridge, majorities-ring or random-halves"
 
 // cuts returns the links to cut for the drawn shape.
 func (f *partition) cuts(env *Env) ([]string, error) {
@@ -144,6 +152,28 @@ func bridge(f *partition, env *Env, nodes, groups []string) []string {
 	return cut
 }
 
+func majoritiesRing(_ *partition, env *Env, nodes, groups []string) []string {
+	ring := make([]string, len(nodes))
+	for i, j := range env.Rand.Perm(len(nodes)) {
+		ring[i] = nodes[j]
+	}
+	majority := len(nodes)/2 + 1
+	var cut []string
+	for gi, g := range groups {
+		first := gi * len(nodes) / len(groups) % len(nodes) // windows spread evenly round the ring
+		sees := map[string]bool{}
+		for k := 0; k < majority; k++ {
+			sees[ring[(first+k)%len(ring)]] = true
+		}
+		for _, n := range nodes {
+			if !sees[n] {
+				cut = append(cut, netem.LinkName(g, n))
+			}
+		}
+	}
+	return cut
+}
+
 func randomHalves(_ *partition, env *Env, nodes, groups []string) []string {
 	side := map[string]int{}
 	for i, j := range env.Rand.Perm(len(nodes)) {
@@ -210,7 +240,7 @@ func (f *partition) Validate(Timing) error {
 func init() {
 	Register(Kind{
 		Name:    "partition",
-		Summary: "cuts links between client groups and nodes; shapes isolate-node, isolate-group, majority-minority, bridge, random-halves; mode blackhole (drop), hold (bytes delivered at the heal) or reset; give_up: the servers close silent clients' connections after that long; flows: established cuts only the connections open when it starts (a gray failure: new connections pass)",
+		Summary: "cuts links between client groups and nodes; shapes isolate-node, isolate-group, majority-minority, bridge, majorities-ring, random-halves; mode blackhole (drop), hold (bytes delivered at the heal) or reset; give_up: the servers close silent clients' connections after that long; flows: established cuts only the connections open when it starts (a gray failure: new connections pass)",
 		New:     func() Fault { return &partition{} },
 	})
 }
