@@ -40,9 +40,11 @@ func TestShardsRunOneAfterAnotherAndMergedEqualTheUnshardedMatrix(t *testing.T) 
 	if testing.Short() {
 		t.Skip("integration test: not in -short")
 	}
-	// Cells whose verdicts do not depend on timing luck: the same runs made twice must agree, so only locks measured
-	// valid on every seed (a run that may or may not catch a lock in 3 s would make this test flaky, not sharding).
-	plan := Plan{Cells: []Cell{{"baseline", "lua"}, {"baseline", "setnx-del"}, {"client-stall", "fenced"}},
+	// Cells whose verdicts do not depend on timing luck: the same runs made twice must agree, so only single-node
+	// locks with no fault to catch them. A run that may or may not catch a lock would make this test flaky, not
+	// sharding; so would two runs of a five-node lock at once under the race detector, which on a slow 2-CPU machine
+	// starve each other below the 50 ms per-node timeout and do too little work for a verdict.
+	plan := Plan{Cells: []Cell{{"baseline", "lua"}, {"baseline", "setnx-del"}, {"baseline", "get-del"}},
 		Seeds: []int64{1, 2}, Duration: 5 * time.Second, Parallel: 2, OutDir: t.TempDir()}
 	whole, err := Run(context.Background(), plan, nil)
 	if err != nil {
