@@ -77,12 +77,6 @@ func faultEvents(t *testing.T, dir, kind string) (injected, healed int) {
 	return injected, healed
 }
 
-// dockerRuns holds the fault-kind test's docker runs to two at a time. The runs are mostly waiting on their
-// schedule: two at a time halves the time without changing what each checks (that the fault was injected and
-// healed); more would have the engine start a dozen containers at once. The docker tests themselves run one after
-// the other, before the local whole-run tests that run side by side.
-var dockerRuns = make(chan struct{}, 2)
-
 // runOn runs a scenario with one strategy and seed on a backend, and fails the test when the harness could not
 // run or reached no verdict.
 func runOn(t *testing.T, b cluster.Backend, sc *scenarios.Scenario, strategy string, seed int64, d time.Duration) harness.Result {
@@ -125,11 +119,14 @@ func TestEveryFaultKindRunsThroughTheDockerBackendAndLeavesNoContainer(t *testin
 		{"clock-jump", "clock-jump", 4 * time.Second},
 		{"failover", "failover", 5 * time.Second},
 	}
+	two := make(chan struct{}, 2)
 	for _, tc := range cases {
 		t.Run(tc.scenario, func(t *testing.T) {
+			// The runs are mostly waiting on their schedule: two at a time halves the time without changing what
+			// each checks; more would have the engine start a dozen containers at once.
 			t.Parallel()
-			dockerRuns <- struct{}{}
-			defer func() { <-dockerRuns }()
+			two <- struct{}{}
+			defer func() { <-two }()
 			sc, err := scenarios.Load(tc.scenario)
 			if err != nil {
 				t.Fatal(err)

@@ -26,6 +26,7 @@ func TestClockAndFailoverEntriesAreCheckedWhenTheScenarioLoads(t *testing.T) {
 		{"kind: clock-drift\n    rate: 1.01\n    at: 2s", "lasts the whole run"},
 		{"kind: clock-drift\n    rate: 1.01\n    for: 2s", "lasts the whole run"},
 		{"kind: clock-drift\n    rate: 1.01\n    jump: 2s", "clock-drift does not take jump"},
+		{"kind: partition\n    shape: majorities-ring\n    nodes: [n1]", "it takes no nodes or groups"},
 	} {
 		_, err := scenarios.Parse("x", "x.yaml", []byte("duration: 10s\nfaults:\n  - "+tc.entry+"\n"))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

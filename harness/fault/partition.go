@@ -221,6 +221,9 @@ func (f *partition) Validate(Timing) error {
 	default:
 		return fmt.Errorf("unknown partition shape %q (known: %s)", f.Shape, shapeNames)
 	}
+	if f.Shape == "majorities-ring" && (len(f.Nodes) > 0 || len(f.Groups) > 0) {
+		return errors.New("partition: the majorities-ring shape gives every group its own window of the ring drawn from the seed: it takes no nodes or groups")
+	}
 	switch f.Mode {
 	case "", "blackhole", "drop", "hold", "reset":
 	default:
