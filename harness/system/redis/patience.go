@@ -21,7 +21,16 @@ import (
 // deadline's error otherwise, exactly as before. The late reply is then read off its connection, which goes back
 // to the pool. What the lock sees is unchanged: no answer within its timeout, and a command that may or may not
 // have been applied; only the connection survives.
-type patientConns struct{}
+//
+// A command that finds every connection of the pool busy (each with a late command of its own) and none idle runs
+// as go-redis runs it: it waits for a connection until its deadline and, given none, is never sent. On a copy it
+// would wait on (up to the pool's timeout, seconds) and be sent long after its caller gave up: a fault that keeps
+// the pool busy, a partition that loses every byte, would see a burst at its heal of commands no real client ever
+// wrote, and a lock's release of a failed try could land after its next try won.
+type patientConns struct {
+	// pool reads the client's pool: its size and how many of its connections are idle.
+	pool func() (size int, stats *goredis.PoolStats)
+}
 
 var _ goredis.Hook = patientConns{}
 
@@ -39,13 +48,18 @@ func (patientConns) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredi
 }
 
 // ProcessHook runs a command with a deadline on a copy, as above.
-func (patientConns) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+func (h patientConns) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 	return func(ctx context.Context, cmd goredis.Cmder) error {
 		if d, ok := ctx.Deadline(); !ok || time.Until(d) > patientBelow {
 			return next(ctx, cmd)
 		}
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if h.pool != nil {
+			if size, st := h.pool(); st != nil && st.IdleConns == 0 && int(st.TotalConns) >= size {
+				return next(ctx, cmd) // it must wait for a connection: only until its deadline
+			}
 		}
 		v := reflect.ValueOf(cmd)
 		if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {

@@ -1,7 +1,12 @@
 package redis
 
 import (
+	"bufio"
 	"context"
+	"net"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -43,4 +48,82 @@ func TestACommandAnsweredBeforeItsDeadlineGivesTheCallerItsReply(t *testing.T) {
 	if err != nil || got != "PONG" {
 		t.Fatalf("PING: got %q, %v; want PONG", got, err)
 	}
+}
+
+func TestACommandThatFindsEveryConnectionBusyAndItsDeadlinePassedIsNeverSent(t *testing.T) {
+	addr, pings := pingCounter(t, time.Second)
+	c := NewClient(addr, time.Second) // four connections
+	defer c.Close()
+	// Four commands outlive their deadlines: each keeps its connection, waiting a second for its late reply.
+	for i := 0; i < 4; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+		if err := c.Ping(ctx).Err(); err == nil {
+			t.Fatal("a PING answered after 1s succeeded under a 30ms deadline")
+		}
+		cancel()
+	}
+	// A fifth finds no idle connection: it waits for one until its deadline, then its caller has given up on it.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	start := time.Now()
+	if err := c.Ping(ctx).Err(); err == nil {
+		t.Fatal("a fifth PING succeeded with every connection busy")
+	}
+	cancel()
+	if took := time.Since(start); took > 100*time.Millisecond {
+		t.Fatalf("the caller waited %s for a 30ms deadline", took)
+	}
+	time.Sleep(3 * time.Second) // the four late replies come and free their connections: a fifth PING sent then is counted
+	if n := pings.Load(); n != 4 {
+		t.Fatalf("the server received %d PINGs; want 4: a command given up on before it had a connection must never be sent", n)
+	}
+}
+
+// pingCounter answers every command after delay (PING with +PONG, CLIENT with +OK, anything else with an error)
+// and counts the PINGs.
+func pingCounter(t *testing.T, delay time.Duration) (string, *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	pings := new(atomic.Int64)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "*")))
+					reply := "-ERR unknown command\r\n" // HELLO: the client falls back to RESP2
+					for i := 0; i < 2*n; i++ {
+						a, err := r.ReadString('\n')
+						if err != nil {
+							return
+						}
+						switch arg := strings.TrimSpace(a); {
+						case i == 1 && strings.EqualFold(arg, "PING"):
+							pings.Add(1)
+							reply = "+PONG\r\n"
+						case i == 1 && strings.EqualFold(arg, "CLIENT"):
+							reply = "+OK\r\n"
+						}
+					}
+					time.Sleep(delay)
+					if _, err := c.Write([]byte(reply)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String(), pings
 }

@@ -142,7 +142,7 @@ func newClient(addr string, ttl time.Duration, dial func(ctx context.Context, ne
 		opt.Dialer = withTLS(dial, auth.TLS)
 	}
 	c := goredis.NewClient(opt)
-	c.AddHook(patientConns{})
+	c.AddHook(patientConns{pool: func() (int, *goredis.PoolStats) { return opt.PoolSize, c.PoolStats() }})
 	return c
 }
 
