@@ -27,6 +27,8 @@ func TestClockAndFailoverEntriesAreCheckedWhenTheScenarioLoads(t *testing.T) {
 		{"kind: clock-drift\n    rate: 1.01\n    for: 2s", "lasts the whole run"},
 		{"kind: clock-drift\n    rate: 1.01\n    jump: 2s", "clock-drift does not take jump"},
 		{"kind: partition\n    shape: majorities-ring\n    nodes: [n1]", "it takes no nodes or groups"},
+		{"kind: partition\n    shape: isolate-node\n    rto: 200ms", "rto applies to hold mode only"},
+		{"kind: partition\n    shape: isolate-node\n    mode: hold\n    rto: -1s", "negative duration"},
 	} {
 		_, err := scenarios.Parse("x", "x.yaml", []byte("duration: 10s\nfaults:\n  - "+tc.entry+"\n"))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -39,6 +41,7 @@ func TestClockAndFailoverEntriesAreCheckedWhenTheScenarioLoads(t *testing.T) {
 		"kind: failover\n    nodes: [n1]\n    lag: 1500ms",
 		"kind: clock-drift\n    rate: 1.01",
 		"kind: clock-drift\n    nodes: [n1, n2]\n    rate: 0.99",
+		"kind: partition\n    shape: isolate-node\n    mode: hold\n    rto: 200ms",
 	} {
 		if _, err := scenarios.Parse("x", "x.yaml", []byte("duration: 10s\nfaults:\n  - "+ok+"\n")); err != nil {
 			t.Errorf("%q refused: %v", ok, err)

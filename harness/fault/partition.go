@@ -54,6 +54,12 @@ type partition struct {
 	// command a client gave up on lands at the heal, behind everything the client did since on its new
 	// connections: a lock whose late release cannot tell one of its acquisitions from the next is caught.
 	Flows string `yaml:"flows" json:"flows,omitempty"`
+	// RTO, in hold mode, delivers the held bytes at their sender's next TCP retransmission after the heal instead
+	// of at the heal: the first RTO after they were sent, each next one after twice the wait before (Linux's
+	// minimum is 200ms). After a cut of seconds that comes up to as long again after the heal, while the
+	// connections a client opens after the heal pass at once, so a command it gave up on lands behind what it did
+	// since (netem.Effect.RTO). Zero: everything held is delivered at the heal.
+	RTO Duration `yaml:"rto" json:"rto,omitempty"`
 }
 
 func (f *partition) Name() string { return "partition" }
@@ -190,10 +196,13 @@ func (f *partition) Inject(_ context.Context, env *Env) (Injection, error) {
 	if err != nil {
 		return Injection{}, err
 	}
-	inj, err := applyToLinks(env, cut, netem.Effect{Cut: partitionCut(f.Mode), GiveUp: f.GiveUp.D(), Established: f.Flows == "established"})
+	inj, err := applyToLinks(env, cut, netem.Effect{Cut: partitionCut(f.Mode), GiveUp: f.GiveUp.D(), Established: f.Flows == "established", RTO: f.RTO.D()})
 	var notes []string
 	if f.GiveUp > 0 {
 		notes = append(notes, fmt.Sprintf("the servers close silent connections after %s", f.GiveUp.D()))
+	}
+	if f.RTO > 0 {
+		notes = append(notes, fmt.Sprintf("held bytes land at their next retransmission after the heal (RTO %s, doubling)", f.RTO.D()))
 	}
 	if f.Flows == "established" {
 		notes = append(notes, "only the connections open now are cut; new ones pass")
@@ -234,6 +243,9 @@ func (f *partition) Validate(Timing) error {
 	default:
 		return fmt.Errorf("unknown partition flows %q (known: all, established)", f.Flows)
 	}
+	if f.RTO < 0 || (f.RTO > 0 && f.Mode != "hold") {
+		return errors.New("partition: rto applies to hold mode only (the bytes a blackhole or a reset loses are never retransmitted through)")
+	}
 	if f.GiveUp < 0 || (f.GiveUp > 0 && f.Mode == "reset") {
 		return errors.New("partition: give_up applies to blackhole and hold modes (a reset fails connections at once)")
 	}
@@ -243,7 +255,7 @@ func (f *partition) Validate(Timing) error {
 func init() {
 	Register(Kind{
 		Name:    "partition",
-		Summary: "cuts links between client groups and nodes; shapes isolate-node, isolate-group, majority-minority, bridge, majorities-ring, random-halves; mode blackhole (drop), hold (bytes delivered at the heal) or reset; give_up: the servers close silent clients' connections after that long; flows: established cuts only the connections open when it starts (a gray failure: new connections pass)",
+		Summary: "cuts links between client groups and nodes; shapes isolate-node, isolate-group, majority-minority, bridge, majorities-ring, random-halves; mode blackhole (drop), hold (bytes delivered at the heal) or reset; give_up: the servers close silent clients' connections after that long; flows: established cuts only the connections open when it starts (a gray failure: new connections pass); rto: in hold mode, held bytes land at their next TCP retransmission after the heal",
 		New:     func() Fault { return &partition{} },
 	})
 }

@@ -61,6 +61,30 @@ type Effect struct {
 	// another path. A client whose command stalls on an old connection and gives up on it carries on through a new
 	// one, and the stalled command, held, lands at the heal behind what the client did since.
 	Established bool
+	// RTO, with a Hold cut, delivers the held bytes of a connection at its sender's next retransmission after the
+	// heal rather than at the heal itself: TCP retransmits an unacknowledged segment RTO after sending it, then
+	// after twice that wait, and so on (Linux: 200 ms at least, doubling up to two minutes), so after a cut of
+	// seconds the first retransmission to get through comes up to as long again after the heal, while a
+	// connection opened after the heal passes at once. A command a client gave up on then lands behind what the
+	// client did since the heal through a new connection. Zero: held bytes are delivered at the heal.
+	RTO time.Duration
+}
+
+// MaxRTO is the longest wait between two retransmissions (Linux's TCP_RTO_MAX).
+const MaxRTO = 120 * time.Second
+
+// nextRetransmission returns the first retransmission at or after now of a segment first sent at sent, with a
+// first timeout of rto doubling at each try (up to MaxRTO).
+func nextRetransmission(sent, now time.Time, rto time.Duration) time.Time {
+	if rto <= 0 {
+		return now
+	}
+	wait, at := rto, sent.Add(rto)
+	for at.Before(now) {
+		wait = min(2*wait, MaxRTO)
+		at = at.Add(wait)
+	}
+	return at
 }
 
 // SendBound is how long bytes that are due may wait for the far side of a link to take them before the
@@ -99,6 +123,8 @@ type state struct {
 	cut             Cut
 	closed          bool
 	changed         <-chan struct{}
+	// rto is the largest RTO of the Hold cuts in force: how held bytes are delivered once they heal.
+	rto time.Duration
 	// giveUpAt is when the earliest cut with a GiveUp closes the link's connections; zero when none does.
 	giveUpAt time.Time
 }
@@ -114,6 +140,9 @@ func (c *control) state(born time.Time) state {
 		s.latency += e.Latency
 		s.jitter += e.Jitter
 		s.cut = max(s.cut, e.Cut)
+		if e.Cut == Hold {
+			s.rto = max(s.rto, e.RTO)
+		}
 		if e.GiveUp > 0 && (e.Cut == Hold || e.Cut == Drop) {
 			if at := e.at.Add(e.GiveUp); s.giveUpAt.IsZero() || at.Before(s.giveUpAt) {
 				s.giveUpAt = at

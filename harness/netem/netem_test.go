@@ -281,3 +281,41 @@ func TestACutOnEstablishedFlowsHoldsTheOldConnectionsWhileNewOnesPassAndLandsThe
 	heal()
 	awaitValue(t, direct, "k", "from the old connection", "the command held on the old connection never landed after the heal")
 }
+
+func TestAHoldingCutWithAnRTODeliversTheHeldCommandAtItsNextRetransmissionBehindANewConnections(t *testing.T) {
+	ctx := context.Background()
+	_, link := startOne(t)
+	old := client(link.Addr())
+	defer old.Close()
+	if err := old.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	const rto = 200 * time.Millisecond
+	heal := link.Apply(netem.Effect{Cut: netem.Hold, RTO: rto})
+	sent := time.Now()
+	tctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	err := old.Set(tctx, "k", "held", 0).Err()
+	cancel()
+	if err == nil {
+		t.Fatal("a command crossed a held link")
+	}
+	// Heal between the tries at 1.4 s and 3 s after sending: the held SET waits for the one at 3 s.
+	time.Sleep(time.Until(sent.Add(1500 * time.Millisecond)))
+	heal()
+	healed := time.Now()
+	fresh := client(link.Addr())
+	defer fresh.Close()
+	if err := fresh.Set(ctx, "k", "after the heal", 0).Err(); err != nil {
+		t.Fatalf("a connection made after the heal did not pass at once: %v", err)
+	}
+	direct := client(link.Upstream())
+	defer direct.Close()
+	time.Sleep(time.Until(sent.Add(2700 * time.Millisecond)))
+	if v, _ := direct.Get(ctx, "k").Result(); v != "after the heal" {
+		t.Fatalf("%s after the heal, before the next retransmission, the node holds %q", time.Since(healed).Round(time.Millisecond), v)
+	}
+	awaitValue(t, direct, "k", "held", "the held command never landed at its retransmission")
+	if d := time.Since(sent); d < 3*time.Second-50*time.Millisecond {
+		t.Fatalf("the held command landed %s after it was sent, before its retransmission at 3s", d)
+	}
+}

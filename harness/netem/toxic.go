@@ -66,6 +66,9 @@ type pipe struct {
 	stuckSince time.Time
 	// giveUp wakes a turn when a cut's GiveUp closes the connection; it is stopped between turns.
 	giveUp *time.Timer
+	// heldRTO is the RTO of the Hold cut that last held this connection's bytes (Effect.RTO): when it heals, they
+	// are due at their sender's next retransmission. Zero: nothing held, or held bytes go at the heal.
+	heldRTO time.Duration
 }
 
 // turn is what one turn of the loop waits on besides the input, the interrupt and a change of state: the head
@@ -101,6 +104,7 @@ func (p *pipe) run() {
 			p.kill()
 			return
 		}
+		p.retransmit(st)
 		t, o := p.plan(st)
 		if !st.giveUpAt.IsZero() {
 			p.giveUp.Reset(time.Until(st.giveUpAt))
@@ -117,6 +121,38 @@ func (p *pipe) run() {
 		}
 		p.disarm()
 	}
+}
+
+// retransmit follows a Hold cut with an RTO: while it holds bytes of this connection it notes the RTO, and once
+// it has healed it moves what it held to the sender's next retransmission of the oldest held byte (the rest
+// follow it, in order, as TCP sends them once that one is acknowledged).
+func (p *pipe) retransmit(st state) {
+	switch {
+	case st.cut == Hold:
+		if len(p.queue) > 0 {
+			p.heldRTO = st.rto
+		}
+	case p.heldRTO > 0 && len(p.queue) > 0:
+		sent := p.queue[0].due
+		if c := p.queue[0].chunk; c != nil {
+			sent = c.Timestamp
+		}
+		at := nextRetransmission(sent, time.Now(), p.heldRTO)
+		for i := range p.queue {
+			p.queue[i].due = maxTime(p.queue[i].due, at)
+		}
+		p.lastDue = maxTime(p.lastDue, at)
+		p.heldRTO = 0
+	default:
+		p.heldRTO = 0
+	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // givenUp says a cut's GiveUp has come: the server side has given up on the connection.
