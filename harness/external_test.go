@@ -66,7 +66,7 @@ func TestAnExternalBackendRunsTheLocksAgainstTheUsersServersAndLeavesNoKeyOfItsO
 				t.Fatal(err)
 			}
 			info, _ := lock.Lookup(st)
-			res, err := harness.Run(context.Background(), harness.Config{Scenario: scenarios.MustLoad("partition"), Strategy: info.Make(),
+			res, err := harness.Run(context.Background(), harness.Config{Scenario: scenarios.MustLoad("partition-drop"), Strategy: info.Make(),
 				Seed: 1, Duration: 8 * time.Second, Backend: be, OutDir: t.TempDir()})
 			if err != nil {
 				t.Fatal(err)
