@@ -76,8 +76,8 @@ const MaxRTO = 120 * time.Second
 // nextRetransmission returns the first retransmission at or after now of a segment first sent at sent, with a
 // first timeout of rto doubling at each try (up to MaxRTO).
 func nextRetransmission(sent, now time.Time, rto time.Duration) time.Time {
-	if rto <= 0 {
-		return now
+	if rto <= 0 || sent.IsZero() || now.Sub(sent) > time.Hour {
+		return now // no timeout, or no time sent to count from: at once
 	}
 	wait, at := rto, sent.Add(rto)
 	for at.Before(now) {

@@ -30,3 +30,10 @@ func TestTheNextRetransmissionFollowsTCPsDoublingTimeout(t *testing.T) {
 		t.Fatalf("the wait grew past MaxRTO: next try %s after sending", got.Sub(sent))
 	}
 }
+
+func TestABytesSendTimeThatIsUnknownDeliversAtOnceInsteadOfCountingFromYearOne(t *testing.T) {
+	now := time.Unix(1000, 0)
+	if got := nextRetransmission(time.Time{}, now, 200*time.Millisecond); !got.Equal(now) {
+		t.Fatalf("got %s, want the heal itself", got)
+	}
+}

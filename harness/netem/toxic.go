@@ -34,6 +34,7 @@ func init() { toxics.Register(ToxicType, new(netemToxic)) }
 type queued struct {
 	chunk *stream.StreamChunk
 	due   time.Time
+	sent  time.Time // when the toxic took it: when its sender first sent it
 }
 
 // Pipe forwards one connection's bytes in one direction as the control says, until the stream ends, the link
@@ -133,11 +134,7 @@ func (p *pipe) retransmit(st state) {
 			p.heldRTO = st.rto
 		}
 	case p.heldRTO > 0 && len(p.queue) > 0:
-		sent := p.queue[0].due
-		if c := p.queue[0].chunk; c != nil {
-			sent = c.Timestamp
-		}
-		at := nextRetransmission(sent, time.Now(), p.heldRTO)
+		at := nextRetransmission(p.queue[0].sent, time.Now(), p.heldRTO)
 		for i := range p.queue {
 			p.queue[i].due = maxTime(p.queue[i].due, at)
 		}
@@ -229,7 +226,7 @@ func (p *pipe) await(st state, t turn) bool {
 func (p *pipe) take(st state, chunk *stream.StreamChunk, ok bool) bool {
 	if !ok || chunk == nil {
 		p.in = nil
-		p.queue = append(p.queue, queued{due: p.lastDue})
+		p.queue = append(p.queue, queued{due: p.lastDue, sent: time.Now()})
 		return true
 	}
 	switch st.cut {
@@ -244,7 +241,7 @@ func (p *pipe) take(st state, chunk *stream.StreamChunk, ok bool) bool {
 			due = p.lastDue // order is kept, as on one TCP connection
 		}
 		p.lastDue = due
-		p.queue = append(p.queue, queued{chunk: chunk, due: due})
+		p.queue = append(p.queue, queued{chunk: chunk, due: due, sent: time.Now()})
 	}
 	return true
 }
