@@ -1,12 +1,7 @@
 package redis
 
 import (
-	"bufio"
 	"context"
-	"net"
-	"strconv"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -51,7 +46,7 @@ func TestACommandAnsweredBeforeItsDeadlineGivesTheCallerItsReply(t *testing.T) {
 }
 
 func TestACommandThatFindsEveryConnectionBusyAndItsDeadlinePassedIsNeverSent(t *testing.T) {
-	addr, pings := pingCounter(t, time.Second)
+	addr, _, pings := countingServer(t, time.Second)
 	c := NewClient(addr, time.Second) // four connections
 	defer c.Close()
 	// Four commands outlive their deadlines: each keeps its connection, waiting a second for its late reply.
@@ -76,54 +71,4 @@ func TestACommandThatFindsEveryConnectionBusyAndItsDeadlinePassedIsNeverSent(t *
 	if n := pings.Load(); n != 4 {
 		t.Fatalf("the server received %d PINGs; want 4: a command given up on before it had a connection must never be sent", n)
 	}
-}
-
-// pingCounter answers every command after delay (PING with +PONG, CLIENT with +OK, anything else with an error)
-// and counts the PINGs.
-func pingCounter(t *testing.T, delay time.Duration) (string, *atomic.Int64) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	pings := new(atomic.Int64)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				r := bufio.NewReader(c)
-				for {
-					line, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "*")))
-					reply := "-ERR unknown command\r\n" // HELLO: the client falls back to RESP2
-					for i := 0; i < 2*n; i++ {
-						a, err := r.ReadString('\n')
-						if err != nil {
-							return
-						}
-						switch arg := strings.TrimSpace(a); {
-						case i == 1 && strings.EqualFold(arg, "PING"):
-							pings.Add(1)
-							reply = "+PONG\r\n"
-						case i == 1 && strings.EqualFold(arg, "CLIENT"):
-							reply = "+OK\r\n"
-						}
-					}
-					time.Sleep(delay)
-					if _, err := c.Write([]byte(reply)); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return ln.Addr().String(), pings
 }

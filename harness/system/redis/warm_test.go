@@ -28,12 +28,19 @@ func pongServer(t *testing.T) (addr string, accepted *atomic.Int64) {
 // pongServerAfter is pongServer answering each command after delay.
 func pongServerAfter(t *testing.T, delay time.Duration) (addr string, accepted *atomic.Int64) {
 	t.Helper()
+	addr, accepted, _ = countingServer(t, delay)
+	return addr, accepted
+}
+
+// countingServer is pongServerAfter that also counts the PINGs it received.
+func countingServer(t *testing.T, delay time.Duration) (addr string, accepted, pings *atomic.Int64) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	accepted = new(atomic.Int64)
+	accepted, pings = new(atomic.Int64), new(atomic.Int64)
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -60,6 +67,7 @@ func pongServerAfter(t *testing.T, delay time.Duration) (addr string, accepted *
 					}
 					reply := "-ERR unknown command\r\n" // HELLO and the like: the client falls back to RESP2
 					if len(args) == 2 && strings.EqualFold(args[1], "PING") {
+						pings.Add(1)
 						reply = "+PONG\r\n"
 					}
 					if len(args) >= 2 && strings.EqualFold(args[1], "CLIENT") { // CLIENT SETNAME: the worker's name
@@ -73,7 +81,7 @@ func pongServerAfter(t *testing.T, delay time.Duration) (addr string, accepted *
 			}()
 		}
 	}()
-	return ln.Addr().String(), accepted
+	return ln.Addr().String(), accepted, pings
 }
 
 func newTestWorkload(t *testing.T, addrs []string) *workload.Workload {
