@@ -26,7 +26,9 @@ import (
 // as go-redis runs it: it waits for a connection until its deadline and, given none, is never sent. On a copy it
 // would wait on (up to the pool's timeout, seconds) and be sent long after its caller gave up: a fault that keeps
 // the pool busy, a partition that loses every byte, would see a burst at its heal of commands no real client ever
-// wrote, and a lock's release of a failed try could land after its next try won.
+// wrote, and a lock's release of a failed try could land after its next try won. The pool is read just before the
+// copy starts: a command that loses the last idle connection to another in between still waits on its copy, for
+// at most the pool's timeout, a race the hook narrows but cannot close from outside go-redis's pool.
 type patientConns struct {
 	// pool reads the client's pool: its size and how many of its connections are idle.
 	pool func() (size int, stats *goredis.PoolStats)
