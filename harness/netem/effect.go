@@ -17,7 +17,11 @@ const (
 	// Hold keeps every byte sent while the cut is in force and delivers them, in order, when it heals, as TCP
 	// retransmissions do once a real partition heals: a command a client sent into the cut, and gave up on,
 	// still reaches the server afterwards and is applied there. A connection the client closed meanwhile is
-	// closed after its held bytes are delivered, as its kernel would have sent the FIN after them.
+	// closed after its held bytes are delivered, as its kernel would have sent the FIN after them. It holds
+	// only the connections that were open when it began: one opened while it lasts is a blackhole (Drop),
+	// since across a real partition its handshake cannot complete and a client whose connect times out never
+	// sends what it meant to. Behind the proxy that connect succeeds at once, and without this a command
+	// written on a connection dialled into the cut would reach the node after the heal.
 	Hold
 	// Drop loses every byte sent while the cut is in force, as a blackhole that never lets a retransmission
 	// through would. A connection that lost bytes is corrupt (half a command, a reply missing), so it is closed
@@ -139,8 +143,14 @@ func (c *control) state(born time.Time) state {
 		}
 		s.latency += e.Latency
 		s.jitter += e.Jitter
-		s.cut = max(s.cut, e.Cut)
-		if e.Cut == Hold {
+		cut := e.Cut
+		if cut == Hold && !born.Before(e.at) {
+			// A connection opened into a holding cut never finished its handshake: nothing it carries is
+			// retransmitted later, since nothing was ever sent; it is a blackhole, reset at the heal.
+			cut = Drop
+		}
+		s.cut = max(s.cut, cut)
+		if cut == Hold {
 			s.rto = max(s.rto, e.RTO)
 		}
 		if e.GiveUp > 0 && (e.Cut == Hold || e.Cut == Drop) {

@@ -3,6 +3,7 @@ package netem_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -317,5 +318,46 @@ func TestAHoldingCutWithAnRTODeliversTheHeldCommandAtItsNextRetransmissionBehind
 	awaitValue(t, direct, "k", "held", "the held command never landed at its retransmission")
 	if d := time.Since(sent); d < 3*time.Second-50*time.Millisecond {
 		t.Fatalf("the held command landed %s after it was sent, before its retransmission at 3s", d)
+	}
+}
+
+func TestAConnectionOpenedIntoAHoldingCutNeverDeliversWhatItCarriedWhileTheOpenOnesDo(t *testing.T) {
+	ctx := context.Background()
+	_, link := startOne(t)
+	old := client(link.Addr())
+	defer old.Close()
+	if err := old.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	heal := link.Apply(netem.Effect{Cut: netem.Hold})
+	// A client that writes its command as soon as it has connected, with no handshake of its own to wait for
+	// (go-redis waits for its HELLO's reply, which never comes through the cut). Across a real partition its
+	// TCP handshake never completes, so the command is never sent.
+	late, err := net.Dial("tcp", link.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer late.Close()
+	if _, err := late.Write([]byte("SET from-the-new-connection landed\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	tctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	err = old.Set(tctx, "from-the-open-connection", "landed", 0).Err()
+	cancel()
+	if err == nil {
+		t.Fatal("a command crossed a held link")
+	}
+	heal()
+	direct := client(link.Upstream())
+	defer direct.Close()
+	awaitValue(t, direct, "from-the-open-connection", "landed", "the command held on the connection open before the cut never landed")
+	time.Sleep(500 * time.Millisecond)
+	if n, _ := direct.Exists(ctx, "from-the-new-connection").Result(); n != 0 {
+		t.Fatal("the command written on a connection dialled into the cut reached the node after the heal")
+	}
+	fresh := client(link.Addr())
+	defer fresh.Close()
+	if err := fresh.Ping(ctx).Err(); err != nil {
+		t.Fatalf("a connection made after the heal did not pass: %v", err)
 	}
 }
