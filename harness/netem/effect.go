@@ -63,7 +63,8 @@ type Effect struct {
 	// made while it lasts passes untouched. A gray failure strikes that way: an ECMP path (or a NAT or firewall
 	// entry) goes dark for the flows hashed onto it, while a client's new connection, from a new source port, takes
 	// another path. A client whose command stalls on an old connection and gives up on it carries on through a new
-	// one, and the stalled command, held, lands at the heal behind what the client did since.
+	// one, and the stalled command, held, lands after the heal (at its retransmission, with an RTO) behind what the
+	// client did since.
 	Established bool
 	// RTO, with a Hold cut, delivers the held bytes of a connection at its sender's next retransmission after the
 	// heal rather than at the heal itself: TCP retransmits an unacknowledged segment RTO after sending it, then
