@@ -38,6 +38,18 @@ func client(addr string) *redis.Client {
 	return redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, ContextTimeoutEnabled: true})
 }
 
+// pingedClient is a client of the node behind link whose connection is established before a test cuts the link:
+// what a cut does to connections already open is what most of these tests are about.
+func pingedClient(t *testing.T, link *netem.Link) *redis.Client {
+	t.Helper()
+	c := client(link.Addr())
+	t.Cleanup(func() { c.Close() })
+	if err := c.Ping(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func TestADroppingCutHangsCommandsUntilHealedThenClientsRedial(t *testing.T) {
 	ctx := context.Background()
 	_, link := startOne(t)
@@ -62,11 +74,7 @@ func TestADroppingCutHangsCommandsUntilHealedThenClientsRedial(t *testing.T) {
 func TestAHoldingCutDeliversTheCommandsSentIntoItWhenItHealsEvenIfTheClientGaveUp(t *testing.T) {
 	ctx := context.Background()
 	_, link := startOne(t)
-	c := client(link.Addr())
-	defer c.Close()
-	if err := c.Ping(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
+	c := pingedClient(t, link)
 	heal := link.Apply(netem.Effect{Cut: netem.Hold})
 	tctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	err := c.Set(tctx, "held", "arrived", 0).Err()
@@ -102,11 +110,7 @@ func awaitValue(t *testing.T, c *redis.Client, key, want, msg string) {
 func TestAResetCutFailsAConnectionAsSoonAsItCarriesABytes(t *testing.T) {
 	ctx := context.Background()
 	_, link := startOne(t)
-	c := client(link.Addr())
-	defer c.Close()
-	if err := c.Ping(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
+	c := pingedClient(t, link)
 	heal := link.Apply(netem.Effect{Cut: netem.Reset}, netem.Upstream)
 	start := time.Now()
 	if err := c.Ping(ctx).Err(); err == nil {
@@ -257,11 +261,7 @@ func TestSetUpstreamRepointsALinkAtARestartedNode(t *testing.T) {
 func TestACutOnEstablishedFlowsHoldsTheOldConnectionsWhileNewOnesPassAndLandsTheHeldCommandLast(t *testing.T) {
 	ctx := context.Background()
 	_, link := startOne(t)
-	old := client(link.Addr())
-	defer old.Close()
-	if err := old.Ping(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
+	old := pingedClient(t, link)
 	heal := link.Apply(netem.Effect{Cut: netem.Hold, Established: true})
 	tctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	err := old.Set(tctx, "k", "from the old connection", 0).Err()
@@ -286,11 +286,7 @@ func TestACutOnEstablishedFlowsHoldsTheOldConnectionsWhileNewOnesPassAndLandsThe
 func TestAHoldingCutWithAnRTODeliversTheHeldCommandAtItsNextRetransmissionBehindANewConnections(t *testing.T) {
 	ctx := context.Background()
 	_, link := startOne(t)
-	old := client(link.Addr())
-	defer old.Close()
-	if err := old.Ping(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
+	old := pingedClient(t, link)
 	const rto = 200 * time.Millisecond
 	heal := link.Apply(netem.Effect{Cut: netem.Hold, RTO: rto})
 	sent := time.Now()
@@ -324,11 +320,7 @@ func TestAHoldingCutWithAnRTODeliversTheHeldCommandAtItsNextRetransmissionBehind
 func TestAConnectionOpenedIntoAHoldingCutNeverDeliversWhatItCarriedWhileTheOpenOnesDo(t *testing.T) {
 	ctx := context.Background()
 	_, link := startOne(t)
-	old := client(link.Addr())
-	defer old.Close()
-	if err := old.Ping(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
+	old := pingedClient(t, link)
 	heal := link.Apply(netem.Effect{Cut: netem.Hold})
 	// A client that writes its command as soon as it has connected, with no handshake of its own to wait for
 	// (go-redis waits for its HELLO's reply, which never comes through the cut). Across a real partition its
