@@ -84,8 +84,64 @@ func (p *Proc) Pause(node string) error {
 	if err != nil {
 		return err
 	}
-	signalAll(p.kinOf(), syscall.SIGSTOP)
-	return nil
+	kin := p.kinOf()
+	signalAll(kin, syscall.SIGSTOP)
+	// kill(2) returns once the signal is queued, not once every thread has stopped: a thread busy on another CPU
+	// may still answer a request that arrives right after. Pause returns only when the freeze is in effect, so
+	// that what the history records after it really met a frozen server.
+	return awaitStopped(node, append([]int{p.PID()}, kin...), stopWithin)
+}
+
+// stopWithin bounds the wait for a SIGSTOP to take effect: a thread stops on its way back to user space, so only
+// one stuck in the kernel (a slow disk write) can take long.
+const stopWithin = 5 * time.Second
+
+// awaitStopped polls until every thread of every pid is stopped or gone, and fails, naming the node, when one
+// still runs after within.
+func awaitStopped(node string, pids []int, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		busy := -1
+		for _, pid := range pids {
+			if !stopped(pid) {
+				busy = pid
+				break
+			}
+		}
+		if busy < 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("pause %s: process %d still runs %s after SIGSTOP", node, busy, within)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// stopped reports whether every thread of pid is stopped (state T or t), or the process is gone or a zombie:
+// either way it answers nothing.
+func stopped(pid int) bool {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return true
+	}
+	for _, t := range tasks {
+		b, err := os.ReadFile(dir + "/" + t.Name() + "/stat")
+		if err != nil {
+			continue // the thread has exited
+		}
+		i := bytes.LastIndexByte(b, ')') // the command name may hold spaces and parentheses
+		if i < 0 || i+2 >= len(b) {
+			continue
+		}
+		switch b[i+2] {
+		case 'T', 't', 'Z', 'X':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Resume thaws the kin, then the process, with SIGCONT. A process that has exited since its pause has nothing to
