@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,22 +60,10 @@ func dockerReady(t *testing.T) bool {
 // ports named in its config.json.
 func leftovers(tmp, tag, runDir string) []string {
 	var out []string
-	procs, _ := os.ReadDir("/proc")
-	for _, p := range procs {
-		b, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(b), "\x00")
-		for i, a := range args {
-			if a == "--dir" && i+1 < len(args) && strings.HasPrefix(args[i+1], tmp) {
-				out = append(out, "redis-server pid "+p.Name())
-				if pid, err := strconv.Atoi(p.Name()); err == nil {
-					syscall.Kill(pid, syscall.SIGCONT)
-					syscall.Kill(pid, syscall.SIGKILL)
-				}
-			}
-		}
+	for _, pid := range cluster.ProcessesIn("redis-server", tmp) {
+		out = append(out, "redis-server pid "+strconv.Itoa(pid))
+		syscall.Kill(pid, syscall.SIGCONT)
+		syscall.Kill(pid, syscall.SIGKILL)
 	}
 	dirs, _ := filepath.Glob(filepath.Join(tmp, "redlock-harness-*"))
 	for _, d := range dirs {
@@ -101,10 +90,13 @@ func leftovers(tmp, tag, runDir string) []string {
 		for _, a := range addrs {
 			if c, err := net.DialTimeout("tcp", a, 200*time.Millisecond); err == nil {
 				c.Close()
-				// Tests run side by side: another run may have taken the port since. It is a leftover only if
-				// what listens is the harness's or one of its nodes.
-				if owner := portOwner(a); owner == "" || strings.Contains(owner, tmp) || strings.Contains(owner, "redlock-harness run") {
-					out = append(out, fmt.Sprintf("listening %s (%s)", a, owner))
+				// Tests run side by side: another run may have taken the port since, and another run's harness
+				// listens on ports of its own. It is a leftover only if what listens is this run's: a process
+				// that works in this run's directory (a redis-server, which rewrites its command line), names it
+				// on its command line (a postgres -D), or inherited this run's TMPDIR (an etcd member, whose
+				// command line is the bare executable).
+				if o, found := portOwner(a); !found || o.under(tmp) {
+					out = append(out, fmt.Sprintf("listening %s (%s)", a, o))
 				}
 			}
 		}
@@ -112,8 +104,23 @@ func leftovers(tmp, tag, runDir string) []string {
 	return out
 }
 
-// portOwner returns the command line of the process listening on addr's port ("" when it cannot be found).
-func portOwner(addr string) string {
+// owner is what /proc shows of a process listening on a port.
+type owner struct {
+	cmdline, cwd string
+	environ      []string
+}
+
+// under says whether the process belongs to the run whose temporary directory is tmp.
+func (o owner) under(tmp string) bool {
+	return strings.Contains(o.cmdline, tmp) || o.cwd == tmp || strings.HasPrefix(o.cwd, tmp+"/") ||
+		slices.Contains(o.environ, "TMPDIR="+tmp)
+}
+
+// String is the owner's command line, for a message.
+func (o owner) String() string { return o.cmdline }
+
+// portOwner returns the process listening on addr's port, and whether one was found.
+func portOwner(addr string) (owner, bool) {
 	_, port, _ := net.SplitHostPort(addr)
 	p, _ := strconv.Atoi(port)
 	inodes := map[string]bool{}
@@ -140,11 +147,13 @@ func portOwner(addr string) string {
 		for _, fd := range fds {
 			if l, err := os.Readlink(filepath.Join("/proc", pr.Name(), "fd", fd.Name())); err == nil && inodes[l] {
 				b, _ := os.ReadFile(filepath.Join("/proc", pr.Name(), "cmdline"))
-				return strings.ReplaceAll(string(b), "\x00", " ")
+				e, _ := os.ReadFile(filepath.Join("/proc", pr.Name(), "environ"))
+				cwd, _ := os.Readlink(filepath.Join("/proc", pr.Name(), "cwd"))
+				return owner{strings.ReplaceAll(string(b), "\x00", " "), cwd, strings.Split(string(e), "\x00")}, true
 			}
 		}
 	}
-	return ""
+	return owner{}, false
 }
 
 func dockerClient() (*client.Client, error) {
@@ -386,22 +395,59 @@ func TestAHarnessKilledOutrightLeavesNoNodeAndTheNextRunSweepsWhatItLeft(t *test
 }
 
 // serversUnder lists the redis-server processes serving a directory under dir.
-func serversUnder(dir string) []int {
-	var out []int
-	procs, _ := os.ReadDir("/proc")
-	for _, p := range procs {
-		b, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(b), "\x00")
-		for i, a := range args {
-			if a == "--dir" && i+1 < len(args) && strings.HasPrefix(args[i+1], dir) {
-				if pid, err := strconv.Atoi(p.Name()); err == nil {
-					out = append(out, pid)
-				}
-			}
-		}
+func serversUnder(dir string) []int { return cluster.ProcessesIn("redis-server", dir) }
+
+func TestTheLeftoversCheckNamesAServerOfTheRunAndNotOneOfARunBesideIt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts redis-servers: not in -short")
 	}
-	return out
+	server, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("no redis-server")
+	}
+	tmp := t.TempDir()
+	// serve starts a server on a free port serving dir, as the local backend starts its nodes.
+	serve := func(dir string) string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		_, port, _ := net.SplitHostPort(addr)
+		cmd := exec.Command(server, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		for range 250 {
+			if c, err := net.Dial("tcp", addr); err == nil {
+				c.Close()
+				return addr
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("redis-server did not listen on %s", addr)
+		return ""
+	}
+	tests := []struct {
+		name string
+		dir  string
+		left bool
+	}{
+		{"a server of the run, in its temporary directory, is a leftover", tmp, true},
+		{"a server of another run beside it is not", t.TempDir(), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			runDir := t.TempDir()
+			cfg, _ := json.Marshal(map[string]any{"nodes": []cluster.Node{{Name: "n1", Addr: serve(tc.dir)}}})
+			if err := os.WriteFile(filepath.Join(runDir, "config.json"), cfg, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if left := leftovers(tmp, "", runDir); (len(left) > 0) != tc.left {
+				t.Fatalf("leftovers %v, want some: %v", left, tc.left)
+			}
+		})
+	}
 }

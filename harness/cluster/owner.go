@@ -92,12 +92,14 @@ func SweepStaleLocal() []string {
 	return stale
 }
 
-// serversIn finds the redis-server processes whose --dir is one of dirs.
-func serversIn(dirs []string) []int {
-	want := map[string]bool{}
-	for _, d := range dirs {
-		want[d] = true
-	}
+// serversIn finds the redis-server processes serving one of dirs.
+func serversIn(dirs []string) []int { return ProcessesIn("redis-server", dirs...) }
+
+// ProcessesIn returns the processes named name (their kernel name, /proc/<pid>/comm) whose working directory is
+// one of dirs or under one. A redis-server moves into its --dir and rewrites its command line into a process
+// title ("redis-server 127.0.0.1:6379"), over its arguments and its environment: only its working directory
+// still says which directory it serves.
+func ProcessesIn(name string, dirs ...string) []int {
 	procs, _ := os.ReadDir("/proc")
 	var out []int
 	for _, p := range procs {
@@ -105,17 +107,21 @@ func serversIn(dirs []string) []int {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
+		comm, err := os.ReadFile(filepath.Join("/proc", p.Name(), "comm"))
+		if err != nil || strings.TrimSpace(string(comm)) != name {
+			continue
+		}
+		cwd, err := os.Readlink(filepath.Join("/proc", p.Name(), "cwd"))
 		if err != nil {
 			continue
 		}
-		args := strings.Split(string(b), "\x00")
-		if len(args) == 0 || !strings.Contains(filepath.Base(args[0]), "redis-server") {
-			continue
-		}
-		for i, a := range args {
-			if a == "--dir" && i+1 < len(args) && want[args[i+1]] {
+		for _, d := range dirs {
+			if real, err := filepath.EvalSymlinks(d); err == nil {
+				d = real // the kernel gives the working directory with its links resolved
+			}
+			if cwd == d || strings.HasPrefix(cwd, d+string(filepath.Separator)) {
 				out = append(out, pid)
+				break
 			}
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -143,27 +142,6 @@ func SweepStale() []string {
 	return stale
 }
 
-// serversIn finds the postgres processes whose data directory (-D) is under dir.
-func serversIn(dir string) []int {
-	procs, _ := os.ReadDir("/proc")
-	var out []int
-	for _, p := range procs {
-		b, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(b), "\x00")
-		if len(args) == 0 || filepath.Base(args[0]) != "postgres" {
-			continue
-		}
-		for i, a := range args {
-			if a == "-D" && i+1 < len(args) && strings.HasPrefix(args[i+1], dir+string(filepath.Separator)) {
-				var pid int
-				if _, err := fmt.Sscan(p.Name(), &pid); err == nil {
-					out = append(out, pid)
-				}
-			}
-		}
-	}
-	return out
-}
+// serversIn finds the postgres processes, the postmaster and its backends, working in a data directory under dir
+// (a backend's command line is its process title, "postgres: checkpointer", which names no directory).
+func serversIn(dir string) []int { return cluster.ProcessesIn("postgres", dir) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -204,4 +205,22 @@ func TestClockFaultsAndFailoverAreRefusedWithTheReasonAndDockerIsNotBuiltYet(t *
 func alive(pid int) bool {
 	_, state, ok := procStat(pid)
 	return ok && state != "Z"
+}
+
+func TestTheSweepFindsAServerAndItsBackendsByTheirDataDirectory(t *testing.T) {
+	l, nodes := start(t, 1, "none")
+	c := connect(t, nodes[0].Addr) // a backend of its own, whose command line is a title naming no directory
+	defer c.Close(context.Background())
+	l.mu.Lock()
+	base := l.base
+	l.mu.Unlock()
+	found := serversIn(base)
+	for _, pid := range l.PIDs() {
+		if !slices.Contains(found, pid) {
+			t.Fatalf("the processes found in %s, %v, miss %d of the server's %v", base, found, pid, l.PIDs())
+		}
+	}
+	if other := serversIn(t.TempDir()); len(other) > 0 {
+		t.Fatalf("processes found in an empty directory: %v", other)
+	}
 }
