@@ -100,6 +100,13 @@ func serversIn(dirs []string) []int { return ProcessesIn("redis-server", dirs...
 // title ("redis-server 127.0.0.1:6379"), over its arguments and its environment: only its working directory
 // still says which directory it serves.
 func ProcessesIn(name string, dirs ...string) []int {
+	real := make([]string, len(dirs))
+	for i, d := range dirs {
+		real[i] = d
+		if r, err := filepath.EvalSymlinks(d); err == nil {
+			real[i] = r // the kernel gives the working directory with its links resolved
+		}
+	}
 	procs, _ := os.ReadDir("/proc")
 	var out []int
 	for _, p := range procs {
@@ -115,10 +122,7 @@ func ProcessesIn(name string, dirs ...string) []int {
 		if err != nil {
 			continue
 		}
-		for _, d := range dirs {
-			if real, err := filepath.EvalSymlinks(d); err == nil {
-				d = real // the kernel gives the working directory with its links resolved
-			}
+		for _, d := range real {
 			if cwd == d || strings.HasPrefix(cwd, d+string(filepath.Separator)) {
 				out = append(out, pid)
 				break

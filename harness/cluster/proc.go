@@ -88,8 +88,13 @@ func (p *Proc) Pause(node string) error {
 	signalAll(kin, syscall.SIGSTOP)
 	// kill(2) returns once the signal is queued, not once every thread has stopped: a thread busy on another CPU
 	// may still answer a request that arrives right after. Pause returns only when the freeze is in effect, so
-	// that what the history records after it really met a frozen server.
-	return awaitStopped(node, append([]int{p.PID()}, kin...), stopWithin)
+	// that what the history records after it really met a frozen server. A freeze that never takes is undone:
+	// the caller heals only what it paused, so a node left half-frozen would stay so.
+	if err := awaitStopped(node, append([]int{p.PID()}, kin...), stopWithin); err != nil {
+		_ = p.Resume()
+		return err
+	}
+	return nil
 }
 
 // stopWithin bounds the wait for a SIGSTOP to take effect: a thread stops on its way back to user space, so only
@@ -127,16 +132,8 @@ func stopped(pid int) bool {
 		return true
 	}
 	for _, t := range tasks {
-		b, err := os.ReadFile(dir + "/" + t.Name() + "/stat")
-		if err != nil {
-			continue // the thread has exited
-		}
-		i := bytes.LastIndexByte(b, ')') // the command name may hold spaces and parentheses
-		if i < 0 || i+2 >= len(b) {
-			continue
-		}
-		switch b[i+2] {
-		case 'T', 't', 'Z', 'X':
+		switch stateOf(dir + "/" + t.Name() + "/stat") {
+		case 'T', 't', 'Z', 'X', 0: // 0: the thread has exited
 		default:
 			return false
 		}
@@ -182,12 +179,21 @@ func (p *Proc) Kill() {
 
 // running reports whether pid is a live process: it exists and is not a zombie waiting to be reaped.
 func running(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	st := stateOf("/proc/" + strconv.Itoa(pid) + "/stat")
+	return st != 0 && st != 'Z'
+}
+
+// stateOf reads the state letter (R, S, D, T, Z…) from a /proc stat file, or 0 when it cannot be read.
+func stateOf(statPath string) byte {
+	b, err := os.ReadFile(statPath)
 	if err != nil {
-		return false
+		return 0
 	}
 	i := bytes.LastIndexByte(b, ')') // the command name may hold spaces and parentheses
-	return i >= 0 && i+2 < len(b) && b[i+2] != 'Z'
+	if i < 0 || i+2 >= len(b) {
+		return 0
+	}
+	return b[i+2]
 }
 
 // ErrExited is Await's error when the process it waited for exited before it was ready.

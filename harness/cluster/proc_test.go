@@ -2,7 +2,9 @@ package cluster
 
 import (
 	"os/exec"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestPauseReturnsOnlyOnceEveryThreadOfABusyProcessHasStopped(t *testing.T) {
@@ -28,5 +30,17 @@ func TestPauseReturnsOnlyOnceEveryThreadOfABusyProcessHasStopped(t *testing.T) {
 func TestAProcessThatIsGoneCountsAsStopped(t *testing.T) {
 	if !stopped(1 << 30) {
 		t.Fatal("a pid with no process is not stopped")
+	}
+}
+
+func TestAFreezeThatDoesNotTakeWithinItsBoundIsAnErrorNamingTheNode(t *testing.T) {
+	p, err := StartProc(exec.Command("sh", "-c", "while :; do :; done"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Kill()
+	// No SIGSTOP was sent: the process runs on, as one stuck in the kernel would past the bound.
+	if err := awaitStopped("n3", []int{p.PID()}, 20*time.Millisecond); err == nil || !strings.Contains(err.Error(), "pause n3") {
+		t.Fatalf("got %v, want an error naming n3", err)
 	}
 }
